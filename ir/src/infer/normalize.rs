@@ -1,0 +1,9 @@
+//! Result types for the normalize ops.
+
+use super::{InferError, InferInput};
+use crate::op::Op;
+use crate::types::TensorType;
+
+pub(crate) fn infer(op: &Op, _inputs: &[InferInput]) -> Result<Vec<TensorType>, InferError> {
+    Err(super::invalid(op, "shape inference not written yet"))
+}

@@ -1,0 +1,29 @@
+//! # ingot-ir
+//!
+//! Ingot's typed SSA intermediate representation: element types, symbolic
+//! shapes, the graph, the builder and tracer, the verifier, the text format,
+//! and the reference interpreter — the one definition of every op's semantics.
+//!
+//! See `docs/architecture.md` and `docs/ir.md` in the repository.
+
+pub mod attr;
+pub mod dim;
+pub mod dtype;
+pub mod graph;
+pub mod infer;
+pub mod interp;
+pub mod op;
+pub mod tensor;
+pub mod types;
+
+pub use half;
+
+pub use attr::AttrValue;
+pub use dim::Dim;
+pub use dtype::DType;
+pub use graph::{Graph, Node, NodeData, Value, ValueData, ValueDef};
+pub use infer::{infer, InferError, InferInput};
+pub use interp::InterpError;
+pub use op::{Op, OpGroup};
+pub use tensor::{Elem, Tensor, TensorError};
+pub use types::{Shape, TensorType};

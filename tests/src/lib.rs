@@ -1,0 +1,4 @@
+//! # ingot-tests
+//!
+//! Shared test infrastructure: the filetest runner and random graph
+//! generators for property tests.
