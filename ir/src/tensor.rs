@@ -168,11 +168,16 @@ struct Storage {
 }
 
 impl Storage {
+    /// Zeroed storage; `None` if the allocator refuses (never aborts).
+    fn try_zeroed(len: usize) -> Option<Storage> {
+        let n = len.div_ceil(64);
+        let mut lines = Vec::new();
+        lines.try_reserve_exact(n).ok()?;
+        lines.resize(n, Line([0; 64]));
+        Some(Storage { lines, len })
+    }
     fn zeroed(len: usize) -> Storage {
-        Storage {
-            lines: vec![Line([0; 64]); len.div_ceil(64)],
-            len,
-        }
+        Storage::try_zeroed(len).expect("allocation of a tensor the same size as an existing one")
     }
     fn bytes(&self) -> &[u8] {
         &bytemuck::cast_slice::<Line, u8>(self.lines_pod())[..self.len]
@@ -231,10 +236,11 @@ impl Tensor {
             .checked_mul(dtype.size())
             .filter(|&b| b <= isize::MAX as usize / 2)
             .ok_or_else(|| TensorError::TooLarge(shape.to_vec()))?;
+        let storage = Storage::try_zeroed(bytes).ok_or_else(|| TensorError::TooLarge(shape.to_vec()))?;
         Ok(Tensor {
             dtype,
             shape: shape.to_vec(),
-            data: Arc::new(Storage::zeroed(bytes)),
+            data: Arc::new(storage),
         })
     }
 
