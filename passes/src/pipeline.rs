@@ -1,0 +1,143 @@
+//! The pipeline: which passes run, in what order, in one readable function.
+//!
+//! Cleanup passes iterate to a fixed point (bounded). Every pass run is
+//! recorded with its statistics; `dump_before`/`dump_after` keep copies of the
+//! graph around the named passes, and `stop_after` ends the pipeline after
+//! that many pass runs — together they make a bad rewrite bisectable.
+
+use crate::cse::Cse;
+use crate::dce::Dce;
+use crate::{Pass, PassCx, PassError, PassStat};
+use ingot_ir::Graph;
+use std::time::Instant;
+
+/// How to run the pipeline.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineOptions {
+    /// Keep a copy of the graph before each run of these passes.
+    pub dump_before: Vec<String>,
+    /// Keep a copy of the graph after each run of these passes.
+    pub dump_after: Vec<String>,
+    /// Stop after this many pass runs (0 runs nothing).
+    pub stop_after: Option<usize>,
+}
+
+/// What the pipeline did.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineReport {
+    pub stats: Vec<PassStat>,
+    /// `("before dce", graph)`, `("after cse", graph)`, in the order taken.
+    pub dumps: Vec<(String, Graph)>,
+    /// Whether `stop_after` cut the pipeline short.
+    pub stopped: bool,
+}
+
+/// Most rounds a fixed-point group runs before giving up on convergence.
+const MAX_ROUNDS: usize = 8;
+
+/// Optimize `g` in place.
+pub fn optimize(g: &mut Graph, opts: &PipelineOptions) -> Result<PipelineReport, PassError> {
+    let mut run = Runner {
+        opts,
+        report: PipelineReport::default(),
+        cx: PassCx::default(),
+    };
+    // Cleanup: merge duplicates, drop what nothing uses, until nothing changes.
+    run.fixed_point(g, &[&Cse, &Dce])?;
+    Ok(run.report)
+}
+
+struct Runner<'a> {
+    opts: &'a PipelineOptions,
+    report: PipelineReport,
+    cx: PassCx,
+}
+
+impl Runner<'_> {
+    fn fixed_point(&mut self, g: &mut Graph, passes: &[&dyn Pass]) -> Result<bool, PassError> {
+        let mut any = false;
+        for _ in 0..MAX_ROUNDS {
+            let mut changed = false;
+            for p in passes {
+                changed |= self.run(g, *p)?;
+                if self.report.stopped {
+                    return Ok(any | changed);
+                }
+            }
+            any |= changed;
+            if !changed {
+                break;
+            }
+        }
+        Ok(any)
+    }
+
+    fn run(&mut self, g: &mut Graph, p: &dyn Pass) -> Result<bool, PassError> {
+        if self.opts.stop_after.is_some_and(|n| self.report.stats.len() >= n) {
+            self.report.stopped = true;
+            return Ok(false);
+        }
+        let name = p.name();
+        if self.opts.dump_before.iter().any(|d| d == name) {
+            self.report.dumps.push((format!("before {name}"), g.clone()));
+        }
+        let nodes_before = g.order().len();
+        let fused_before = self.cx.fused;
+        let t0 = Instant::now();
+        let changed = p.run(g, &mut self.cx)?;
+        self.report.stats.push(PassStat {
+            pass: name,
+            changed,
+            nodes_before,
+            nodes_after: g.order().len(),
+            fused: self.cx.fused - fused_before,
+            time: t0.elapsed(),
+        });
+        if self.opts.dump_after.iter().any(|d| d == name) {
+            self.report.dumps.push((format!("after {name}"), g.clone()));
+        }
+        Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ingot_ir::{DType, Op, TensorType};
+
+    fn sample() -> Graph {
+        let t = TensorType::fixed(DType::F32, &[2]);
+        let mut g = Graph::new("f");
+        let x = g.add_input("x", t.clone()).unwrap();
+        let a = g.push_node(Op::Relu, vec![x], vec![t.clone()]);
+        let b = g.push_node(Op::Relu, vec![x], vec![t.clone()]);
+        let (a, b) = (g.node(a).outputs[0], g.node(b).outputs[0]);
+        let s = g.push_node(Op::Add, vec![a, b], vec![t.clone()]);
+        let s = g.node(s).outputs[0];
+        g.set_outputs(vec![s]);
+        g
+    }
+
+    #[test]
+    fn records_stats_dumps_and_stops() {
+        let mut g = sample();
+        let opts = PipelineOptions {
+            dump_after: vec!["cse".into()],
+            ..Default::default()
+        };
+        let r = optimize(&mut g, &opts).unwrap();
+        assert_eq!(r.stats[0].pass, "cse");
+        assert_eq!((r.stats[0].nodes_before, r.stats[0].nodes_after), (3, 2));
+        assert_eq!(r.dumps[0].0, "after cse");
+        assert_eq!(g.order().len(), 2);
+
+        let mut g = sample();
+        let opts = PipelineOptions {
+            stop_after: Some(0),
+            ..Default::default()
+        };
+        let r = optimize(&mut g, &opts).unwrap();
+        assert!(r.stopped && r.stats.is_empty());
+        assert_eq!(g.order().len(), 3);
+    }
+}
