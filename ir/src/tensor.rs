@@ -236,7 +236,8 @@ impl Tensor {
             .checked_mul(dtype.size())
             .filter(|&b| b <= isize::MAX as usize / 2)
             .ok_or_else(|| TensorError::TooLarge(shape.to_vec()))?;
-        let storage = Storage::try_zeroed(bytes).ok_or_else(|| TensorError::TooLarge(shape.to_vec()))?;
+        let storage =
+            Storage::try_zeroed(bytes).ok_or_else(|| TensorError::TooLarge(shape.to_vec()))?;
         Ok(Tensor {
             dtype,
             shape: shape.to_vec(),

@@ -67,10 +67,16 @@ mod tests {
     #[test]
     fn removes_only_what_no_output_needs() {
         let mut g = Graph::new("f");
-        let x = g.add_input("x", TensorType::fixed(DType::F32, &[2])).unwrap();
+        let x = g
+            .add_input("x", TensorType::fixed(DType::F32, &[2]))
+            .unwrap();
         let c = g.add_const(Tensor::from_vec(&[2], vec![1.0f32, 2.0]).unwrap());
         let unused = g.add_const(Tensor::scalar(3i64));
-        let n = g.push_node(Op::Add, vec![x, c], vec![TensorType::fixed(DType::F32, &[2])]);
+        let n = g.push_node(
+            Op::Add,
+            vec![x, c],
+            vec![TensorType::fixed(DType::F32, &[2])],
+        );
         let y = g.node(n).outputs[0];
         let n2 = g.push_node(Op::Neg, vec![y], vec![TensorType::fixed(DType::F32, &[2])]);
         let _dead_chain = g.node(n2).outputs[0];

@@ -73,13 +73,19 @@ impl Runner<'_> {
     }
 
     fn run(&mut self, g: &mut Graph, p: &dyn Pass) -> Result<bool, PassError> {
-        if self.opts.stop_after.is_some_and(|n| self.report.stats.len() >= n) {
+        if self
+            .opts
+            .stop_after
+            .is_some_and(|n| self.report.stats.len() >= n)
+        {
             self.report.stopped = true;
             return Ok(false);
         }
         let name = p.name();
         if self.opts.dump_before.iter().any(|d| d == name) {
-            self.report.dumps.push((format!("before {name}"), g.clone()));
+            self.report
+                .dumps
+                .push((format!("before {name}"), g.clone()));
         }
         let nodes_before = g.order().len();
         let fused_before = self.cx.fused;

@@ -19,6 +19,7 @@ use crate::graph::{Graph, Value};
 use crate::op::{Op, OpGroup};
 use crate::tensor::Tensor;
 use crate::types::{ShapeDisplay, TensorType};
+use std::collections::HashMap;
 
 /// Why an op cannot be applied to these operands.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
