@@ -429,3 +429,66 @@ impl PartialEq for Graph {
             .all(|(a, b)| map.get(a) == Some(b))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DType, Tensor};
+
+    fn t2() -> TensorType {
+        TensorType::fixed(DType::F32, &[2])
+    }
+
+    #[test]
+    fn equality_ignores_entity_numbers_but_not_wiring() {
+        let mut a = Graph::new("f");
+        let x = a.add_input("x", t2()).unwrap();
+        let dead = a.add_const(Tensor::scalar(1.0f32));
+        let n = a.push_node(Op::Relu, vec![x], vec![t2()]);
+        let y = a.node(n).outputs[0];
+        a.set_outputs(vec![y]);
+        a.remove_nodes(&[a.producer(dead).unwrap()]);
+        let b = a.compact();
+        assert_eq!(a, b);
+        assert!(b.num_values() < a.num_values());
+
+        let mut c = Graph::new("f");
+        let x = c.add_input("x", t2()).unwrap();
+        let n = c.push_node(Op::Relu, vec![x], vec![t2()]);
+        let y = c.node(n).outputs[0];
+        c.set_outputs(vec![x]);
+        assert_ne!(a, c, "outputs differ");
+        c.set_outputs(vec![y]);
+        assert_eq!(a, c);
+        c.set_loc(n, Some("relu_1".into()));
+        assert_ne!(a, c, "locations are part of the graph");
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut g = Graph::new("f");
+        let x = g.add_input("x", t2()).unwrap();
+        assert!(g.add_input("x", t2()).is_err());
+        let c = g.add_const(Tensor::scalar(1.0f32));
+        assert!(g.set_name(c, "x").is_err());
+        assert!(g.set_name(c, "12").is_err());
+        g.set_name_unique(c, "x");
+        assert_eq!(g.name_of(c), Some("x.1"));
+        assert_eq!(g.value_named("x"), Some(x));
+        g.remove_nodes(&[g.producer(c).unwrap()]);
+        assert_eq!(g.value_named("x.1"), None);
+    }
+
+    #[test]
+    fn replace_uses_rewires_operands_and_outputs() {
+        let mut g = Graph::new("f");
+        let x = g.add_input("x", t2()).unwrap();
+        let z = g.add_input("z", t2()).unwrap();
+        let n = g.push_node(Op::Relu, vec![x], vec![t2()]);
+        g.set_outputs(vec![x, g.node(n).outputs[0]]);
+        g.replace_uses(x, z);
+        assert_eq!(g.node(n).inputs, vec![z]);
+        assert_eq!(g.outputs()[0], z);
+        assert_eq!(g.users()[&z], vec![n]);
+    }
+}
