@@ -11,6 +11,7 @@
 pub mod cse;
 pub mod dce;
 pub mod pipeline;
+pub mod shape_infer;
 
 use ingot_ir::Graph;
 use std::time::Duration;

@@ -7,6 +7,7 @@
 
 use crate::cse::Cse;
 use crate::dce::Dce;
+use crate::shape_infer::ShapeInfer;
 use crate::{Pass, PassCx, PassError, PassStat};
 use ingot_ir::Graph;
 use std::time::Instant;
@@ -42,6 +43,11 @@ pub fn optimize(g: &mut Graph, opts: &PipelineOptions) -> Result<PipelineReport,
         report: PipelineReport::default(),
         cx: PassCx::default(),
     };
+    // Types first: later passes read shapes.
+    run.run(g, &ShapeInfer)?;
+    if run.report.stopped {
+        return Ok(run.report);
+    }
     // Cleanup: merge duplicates, drop what nothing uses, until nothing changes.
     run.fixed_point(g, &[&Cse, &Dce])?;
     Ok(run.report)
@@ -132,8 +138,9 @@ mod tests {
             ..Default::default()
         };
         let r = optimize(&mut g, &opts).unwrap();
-        assert_eq!(r.stats[0].pass, "cse");
-        assert_eq!((r.stats[0].nodes_before, r.stats[0].nodes_after), (3, 2));
+        assert_eq!(r.stats[0].pass, "shape-infer");
+        let cse = r.stats.iter().find(|s| s.pass == "cse").unwrap();
+        assert_eq!((cse.nodes_before, cse.nodes_after), (3, 2));
         assert_eq!(r.dumps[0].0, "after cse");
         assert_eq!(g.order().len(), 2);
 

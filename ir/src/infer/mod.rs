@@ -7,6 +7,7 @@
 
 mod contraction;
 mod control;
+mod dims;
 mod elementwise;
 mod movement;
 mod normalize;
@@ -19,7 +20,6 @@ use crate::graph::{Graph, Value};
 use crate::op::{Op, OpGroup};
 use crate::tensor::Tensor;
 use crate::types::{ShapeDisplay, TensorType};
-use std::collections::HashMap;
 
 /// Why an op cannot be applied to these operands.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -69,13 +69,15 @@ pub fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, InferErr
     }
 }
 
+pub use dims::{eval_dims, known_dims};
+
 /// The integer contents of a constant rank-0/1 tensor, as dims.
 pub fn const_dims(t: &Tensor) -> Option<Vec<Dim>> {
     (t.rank() <= 1 && t.dtype().is_int()).then(|| t.to_i64s().into_iter().map(Dim::Known).collect())
 }
 
 /// Result types of `op` on values of `g`, using what `g` knows about them
-/// (constants). Used by the builder.
+/// (constants and shape computations, see [`known_dims`]). Used by the builder.
 pub fn infer_node(g: &Graph, op: &Op, inputs: &[Value]) -> Result<Vec<TensorType>, InferError> {
     if let Some(bad) = inputs.iter().find(|v| !g.contains_value(**v)) {
         return Err(invalid(
@@ -83,10 +85,7 @@ pub fn infer_node(g: &Graph, op: &Op, inputs: &[Value]) -> Result<Vec<TensorType
             format!("operand {bad} does not exist in this graph"),
         ));
     }
-    let dims: Vec<Option<Vec<Dim>>> = inputs
-        .iter()
-        .map(|&v| g.const_value(v).and_then(const_dims))
-        .collect();
+    let dims: Vec<Option<Vec<Dim>>> = inputs.iter().map(|&v| known_dims(g, v)).collect();
     let ins: Vec<InferInput> = inputs
         .iter()
         .zip(&dims)
