@@ -2,3 +2,4 @@
 //!
 //! Shared test infrastructure: the filetest runner and random graph
 //! generators for property tests.
+pub mod typed_gen;

@@ -1,0 +1,300 @@
+//! Random *well-typed* graphs for property tests of passes and backends.
+//!
+//! A graph is described by a recipe — a list of small integer steps — that a
+//! deterministic builder turns into a graph through `Graph::add_node`, so
+//! every node's types come from shape inference and every graph verifies.
+//! Recipes shrink well (proptest drops steps and lowers numbers), and a failing
+//! case prints as text, ready to keep as a filetest.
+//!
+//! What the graphs cover: odd sizes (1, 3, 17), size-1 broadcasting, rank 0–3,
+//! an optional symbolic `batch` dim, f32 with some i64/bool (comparisons,
+//! casts, where), elementwise chains, matmul, reductions, softmax, transpose,
+//! reshape, concat, and shared constants.
+
+use ingot_ir::{DType, Dim, Graph, Op, Tensor, TensorType, Value};
+use proptest::prelude::*;
+
+/// One step of a recipe: an op selector and three free numbers that pick
+/// operands and parameters.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub op: u8,
+    pub a: u16,
+    pub b: u16,
+    pub p: u8,
+}
+
+/// A generated case: the graph, concrete inputs, and the `batch` size used.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub graph: Graph,
+    pub inputs: Vec<Tensor>,
+}
+
+/// Small deterministic generator for tensor contents (SplitMix64).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    pub fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+const SHAPES: &[&[i64]] = &[
+    &[],
+    &[1],
+    &[3],
+    &[17],
+    &[2, 3],
+    &[3, 1],
+    &[1, 3],
+    &[4, 17],
+    &[2, 3, 4],
+];
+
+fn shape_of(k: u16, batch: bool) -> Vec<Dim> {
+    let s = SHAPES[k as usize % SHAPES.len()];
+    let mut d: Vec<Dim> = s.iter().map(|&x| Dim::Known(x)).collect();
+    if batch && !d.is_empty() {
+        d[0] = Dim::var("batch");
+    }
+    d
+}
+
+/// A random tensor of a static type.
+pub fn random_tensor(ty: &TensorType, rng: &mut Rng) -> Tensor {
+    let dims = ty.known_dims().expect("static type");
+    let n: usize = dims.iter().product();
+    let vals: Vec<f64> = (0..n)
+        .map(|_| match ty.dtype {
+            DType::Bool => (rng.next() % 2) as f64,
+            d if d.is_int() => (rng.next() % 7) as f64 - 3.0,
+            _ => rng.unit() as f64 * 2.0,
+        })
+        .collect();
+    Tensor::from_f64s(ty.dtype, &dims, &vals).expect("sizes match")
+}
+
+fn concrete(ty: &TensorType, batch: i64) -> TensorType {
+    let shape: Vec<Dim> = ty
+        .shape
+        .iter()
+        .map(|d| Dim::Known(d.eval(&|_| Some(batch)).unwrap_or(1)))
+        .collect();
+    TensorType::new(ty.dtype, shape)
+}
+
+struct Builder {
+    g: Graph,
+    pool: Vec<Value>,
+    rng: Rng,
+}
+
+impl Builder {
+    fn pick(&self, k: u16) -> Value {
+        self.pool[k as usize % self.pool.len()]
+    }
+
+    fn floats(&self) -> Vec<Value> {
+        self.pool
+            .iter()
+            .copied()
+            .filter(|&v| self.g.ty(v).dtype == DType::F32)
+            .collect()
+    }
+
+    /// Try to add a node; keep it (and its results) only if inference accepts it.
+    fn try_add(&mut self, op: Op, ins: &[Value]) -> Option<Value> {
+        let outs = self.g.add_node(op, ins).ok()?;
+        self.pool.extend(outs.iter().copied());
+        outs.first().copied()
+    }
+
+    fn konst(&mut self, ty: TensorType) -> Value {
+        let t = random_tensor(&ty, &mut self.rng);
+        let v = self.g.add_const(t);
+        self.pool.push(v);
+        v
+    }
+
+    fn step(&mut self, s: &Step) {
+        let f = self.floats();
+        let fa = f[s.a as usize % f.len()];
+        let fb = f[s.b as usize % f.len()];
+        let rank = self.g.ty(fa).rank();
+        let unary = [
+            Op::Relu,
+            Op::Neg,
+            Op::Exp,
+            Op::Tanh,
+            Op::Sigmoid,
+            Op::Abs,
+            Op::Erf,
+            Op::Sqrt,
+        ];
+        match s.op % 12 {
+            0 | 1 => {
+                let op = unary[s.p as usize % unary.len()].clone();
+                self.try_add(op, &[fa]);
+            }
+            2 | 3 => {
+                let op = [Op::Add, Op::Sub, Op::Mul, Op::Div, Op::Max, Op::Min][s.p as usize % 6]
+                    .clone();
+                // Prefer a broadcast-compatible partner; fall back to a constant.
+                if self.try_add(op.clone(), &[fa, fb]).is_none() {
+                    let ty = self.g.ty(fa).clone();
+                    let suffix: Vec<Dim> = ty
+                        .shape
+                        .iter()
+                        .skip(rank.min(s.b as usize % 2))
+                        .cloned()
+                        .collect();
+                    if suffix.iter().all(Dim::is_known) {
+                        let c = self.konst(TensorType::new(DType::F32, suffix));
+                        self.try_add(op, &[fa, c]);
+                    }
+                }
+            }
+            4 => {
+                // Comparison, then select with `where`.
+                if let Some(c) = self.try_add(Op::Less, &[fa, fb]) {
+                    self.try_add(Op::Where, &[c, fa, fb]);
+                }
+            }
+            5 => {
+                let k = self.g.ty(fa).shape.last().cloned().unwrap_or(Dim::Known(1));
+                if let Dim::Known(k) = k {
+                    let n = 1 + (s.p as i64 % 5);
+                    let w = self.konst(TensorType::new(DType::F32, [Dim::Known(k), Dim::Known(n)]));
+                    self.try_add(Op::MatMul, &[fa, w]);
+                }
+            }
+            6 if rank > 0 => {
+                let axis = (s.p as usize % rank) as i64;
+                let op = [
+                    Op::ReduceSum {
+                        axes: vec![axis],
+                        keepdims: s.b % 2 == 0,
+                    },
+                    Op::ReduceMean {
+                        axes: vec![axis],
+                        keepdims: true,
+                    },
+                    Op::ReduceMax {
+                        axes: vec![axis],
+                        keepdims: false,
+                    },
+                ][s.a as usize % 3]
+                    .clone();
+                self.try_add(op, &[fa]);
+            }
+            7 if rank > 0 => {
+                let axis = -1 - (s.p as i64 % rank as i64);
+                self.try_add(Op::Softmax { axis }, &[fa]);
+            }
+            8 if rank >= 2 => {
+                let mut perm: Vec<i64> = (0..rank as i64).collect();
+                perm.swap(0, rank - 1);
+                self.try_add(Op::Transpose { perm }, &[fa]);
+            }
+            9 => {
+                if let Some(n) = self.g.ty(fa).known_numel() {
+                    let shape = Tensor::from_vec(&[1], vec![n as i64]).expect("1 element");
+                    let sv = self.g.add_const(shape);
+                    self.try_add(Op::Reshape { allowzero: false }, &[fa, sv]);
+                }
+            }
+            10 if rank > 0 => {
+                self.try_add(
+                    Op::Concat {
+                        axis: (rank - 1) as i64,
+                    },
+                    &[fa, fa],
+                );
+            }
+            11 => {
+                if let Some(i) = self.try_add(
+                    Op::Cast {
+                        to: DType::I64,
+                        saturate: true,
+                    },
+                    &[fa],
+                ) {
+                    self.try_add(
+                        Op::Cast {
+                            to: DType::F32,
+                            saturate: true,
+                        },
+                        &[i],
+                    );
+                }
+            }
+            _ => {
+                self.try_add(Op::Relu, &[fa]);
+            }
+        }
+    }
+}
+
+/// Build the graph a recipe describes.
+pub fn build(n_inputs: u8, shapes: &[u16], batch: Option<u8>, steps: &[Step], seed: u64) -> Case {
+    let mut b = Builder {
+        g: Graph::new("random"),
+        pool: vec![],
+        rng: Rng(seed),
+    };
+    let batch_size = batch.map(|b| 1 + i64::from(b % 4));
+    let mut types = vec![];
+    for i in 0..usize::from(n_inputs.clamp(1, 3)) {
+        let shape = shape_of(
+            shapes.get(i).copied().unwrap_or(0),
+            batch.is_some() && i == 0,
+        );
+        let ty = TensorType::new(DType::F32, shape);
+        let v =
+            b.g.add_input(&format!("in{i}"), ty.clone())
+                .expect("fresh names");
+        b.pool.push(v);
+        types.push(ty);
+    }
+    for s in steps {
+        b.step(s);
+    }
+    // Outputs: the last value and up to two earlier ones (distinct).
+    let mut outs = vec![*b.pool.last().expect("inputs exist")];
+    for k in [seed as usize, (seed >> 7) as usize] {
+        let v = b.pool[k % b.pool.len()];
+        if !outs.contains(&v) {
+            outs.push(v);
+        }
+    }
+    b.g.set_outputs(outs);
+    let mut rng = Rng(seed ^ 0xA5A5);
+    let inputs = types
+        .iter()
+        .map(|t| random_tensor(&concrete(t, batch_size.unwrap_or(1)), &mut rng))
+        .collect();
+    Case { graph: b.g, inputs }
+}
+
+/// Strategy for random well-typed graphs with matching inputs.
+pub fn arb_typed_graph() -> impl Strategy<Value = Case> {
+    let step = (any::<u8>(), any::<u16>(), any::<u16>(), any::<u8>())
+        .prop_map(|(op, a, b, p)| Step { op, a, b, p });
+    (
+        1u8..=3,
+        prop::collection::vec(any::<u16>(), 3),
+        prop::option::of(any::<u8>()),
+        prop::collection::vec(step, 1..24),
+        any::<u64>(),
+    )
+        .prop_map(|(n, shapes, batch, steps, seed)| build(n, &shapes, batch, &steps, seed))
+}
