@@ -8,6 +8,7 @@
 //! `ingot_ir::infer`) and must preserve them; in debug builds and tests the
 //! pipeline re-verifies after every pass.
 
+pub mod const_fold;
 pub mod cse;
 pub mod dce;
 pub mod pipeline;

@@ -5,6 +5,7 @@
 //! graph around the named passes, and `stop_after` ends the pipeline after
 //! that many pass runs — together they make a bad rewrite bisectable.
 
+use crate::const_fold::ConstFold;
 use crate::cse::Cse;
 use crate::dce::Dce;
 use crate::shape_infer::ShapeInfer;
@@ -48,8 +49,9 @@ pub fn optimize(g: &mut Graph, opts: &PipelineOptions) -> Result<PipelineReport,
     if run.report.stopped {
         return Ok(run.report);
     }
-    // Cleanup: merge duplicates, drop what nothing uses, until nothing changes.
-    run.fixed_point(g, &[&Cse, &Dce])?;
+    // Cleanup: fold constants, merge duplicates, drop what nothing uses,
+    // until nothing changes.
+    run.fixed_point(g, &[&ConstFold::default(), &Cse, &Dce])?;
     Ok(run.report)
 }
 
