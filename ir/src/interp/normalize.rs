@@ -194,3 +194,339 @@ fn standardize(
         *d = (s - mean) * inv * scale(j) + bias(j);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Expected values come from numpy (the formulas in the header, in f64).
+    use super::*;
+
+    /// A [2, 3, 2, 2] input with uneven values.
+    fn x() -> Vec<f64> {
+        let pat = [0.0, 0.3, -0.7, 1.1];
+        (0..24).map(|i| i as f64 * 0.5 - 3.0 + pat[i % 4]).collect()
+    }
+
+    fn t(shape: &[usize], v: &[f64]) -> Tensor {
+        Tensor::from_slice(shape, v).unwrap()
+    }
+
+    fn run(op: &Op, inputs: &[&Tensor]) -> Vec<f64> {
+        let r = eval(op, inputs).unwrap_or_else(|e| panic!("{}: {e}", op.name()));
+        assert_eq!(r[0].shape(), inputs[0].shape());
+        assert_eq!(r[0].dtype(), inputs[0].dtype());
+        r[0].to_f64s()
+    }
+
+    fn close(got: &[f64], want: &[f64]) {
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-12 + 1e-9 * w.abs(),
+                "element {i}: {g} vs {w}\n{got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn batch_and_instance_norm() {
+        let x = t(&[2, 3, 2, 2], &x());
+        let (s, b) = (t(&[3], &[1.0, 0.5, -2.0]), t(&[3], &[0.1, -0.2, 0.3]));
+        let (m, v) = (t(&[3], &[0.5, -1.0, 2.0]), t(&[3], &[1.0, 4.0, 0.25]));
+        let bn = run(&Op::BatchNorm { epsilon: 1e-5 }, &[&x, &s, &b, &m, &v]);
+        close(
+            &bn[..8],
+            &[
+                -3.3999825001316912,
+                -2.5999865001015903,
+                -3.0999840001204033,
+                -0.7999955000338634,
+                -0.2,
+                -2.499995249427567e-07,
+                -0.12500009374982185,
+                0.44999918750154394,
+            ],
+        );
+        close(
+            &bn[20..],
+            &[
+                -19.699600012009704,
+                -22.899536013931257,
+                -20.899576012730286,
+                -30.09939201825475,
+            ],
+        );
+        let inn = run(&Op::InstanceNorm { epsilon: 1e-5 }, &[&x, &s, &b]);
+        close(
+            &inn[..12],
+            &[
+                -0.8172882113951071,
+                -0.02395786640474422,
+                -0.5197893320237211,
+                1.761035409823573,
+                -0.6586441056975536,
+                -0.26197893320237214,
+                -0.5098946660118606,
+                0.6305177049117863,
+                2.134576422790214,
+                0.547915732809488,
+                1.5395786640474418,
+                -3.022070819647146,
+            ],
+        );
+        // Rank 2: nothing to normalize over, so y = bias.
+        let x2 = t(&[2, 3], &[1., 2., 3., 4., 5., 6.]);
+        let r = run(&Op::InstanceNorm { epsilon: 1e-5 }, &[&x2, &s, &b]);
+        close(&r, &[0.1, -0.2, 0.3, 0.1, -0.2, 0.3]);
+        let e = eval(
+            &Op::BatchNorm { epsilon: 1e-5 },
+            &[&x, &s, &b, &m, &t(&[2], &[1., 1.])],
+        );
+        assert!(e.unwrap_err().contains("var"));
+    }
+
+    #[test]
+    fn layer_group_rms_norm() {
+        let xv = x();
+        let x4 = t(&[2, 3, 2, 2], &xv);
+        let ls = t(&[2], &[2.0, -1.0]);
+        let lb = t(&[2, 1], &[0.5, 0.25]);
+        let ln = run(
+            &Op::LayerNorm {
+                axis: 2,
+                epsilon: 1e-5,
+            },
+            &[&x4, &ls, &lb],
+        );
+        close(
+            &ln[..4],
+            &[
+                -1.3345764227902142,
+                0.6239578664047443,
+                -0.9895786640474422,
+                -1.411035409823573,
+            ],
+        );
+        close(
+            &ln[20..],
+            &[
+                -1.3345764227902164,
+                0.6239578664047452,
+                -0.9895786640474444,
+                -1.411035409823572,
+            ],
+        );
+        // Without bias the shift is gone.
+        let nb = run(
+            &Op::LayerNorm {
+                axis: -2,
+                epsilon: 1e-5,
+            },
+            &[&x4, &ls],
+        );
+        close(
+            &nb[..2],
+            &[-1.3345764227902142 - 0.5, 0.6239578664047443 - 0.5],
+        );
+
+        let xg = t(&[2, 6, 2], &xv);
+        let s6 = t(&[6], &[1., 2., 3., -1., 0.5, 0.25]);
+        let b6 = t(&[6], &[0., 0.1, 0.2, 0.3, 0.4, 0.5]);
+        let gn = run(
+            &Op::GroupNorm {
+                epsilon: 1e-5,
+                num_groups: 3,
+            },
+            &[&xg, &s6, &b6],
+        );
+        close(
+            &gn[..12],
+            &[
+                -0.9172882113951071,
+                -0.12395786640474422,
+                -1.1395786640474421,
+                3.422070819647146,
+                -2.5518646341853217,
+                -0.17187359921423284,
+                0.9197893320237212,
+                -1.3610354098235726,
+                -0.05864410569755352,
+                0.338021066797628,
+                0.3450526669940698,
+                0.9152588524558932,
+            ],
+        );
+
+        let xr = t(&[6, 4], &xv);
+        let rs = t(&[4], &[1.0, 2.0, 0.5, -1.0]);
+        let rms = run(
+            &Op::RmsNorm {
+                axis: -1,
+                epsilon: 1e-6,
+            },
+            &[&xr, &rs],
+        );
+        close(
+            &rms[..8],
+            &[
+                -1.3003593324294902,
+                -1.9071936875632525,
+                -0.5851616995932706,
+                0.17338124432393198,
+                -0.9889358692811947,
+                -0.3955743477124779,
+                -0.3461275542484181,
+                -1.5822973908499116,
+            ],
+        );
+    }
+
+    #[test]
+    fn lp_mvn_lrn() {
+        let lp = t(&[2, 3], &[3.0, -4.0, 0.0, 0.0, 0.0, 0.0]);
+        close(
+            &run(&Op::LpNorm { axis: 1, p: 2 }, &[&lp]),
+            &[0.6, -0.8, 0., 0., 0., 0.],
+        );
+        close(
+            &run(&Op::LpNorm { axis: 0, p: 1 }, &[&lp]),
+            &[1., -1., 0., 0., 0., 0.],
+        );
+
+        let x4 = t(&[2, 3, 2, 2], &x());
+        let mvn = run(
+            &Op::MeanVarianceNorm {
+                axes: vec![0, 2, 3],
+            },
+            &[&x4],
+        );
+        close(
+            &mvn[..4],
+            &[
+                -1.240148047376291,
+                -0.9873790186116966,
+                -1.145359661589568,
+                -0.4186487038913593,
+            ],
+        );
+        close(
+            &mvn[12..16],
+            &[
+                0.6556196683581667,
+                0.9083886971227609,
+                0.7504080541448894,
+                1.4771190118430981,
+            ],
+        );
+        // Constant groups normalize to 0, not NaN.
+        let c = t(&[2, 2], &[5.0, 5.0, 1.0, 1.0]);
+        close(
+            &run(&Op::MeanVarianceNorm { axes: vec![1] }, &[&c]),
+            &[0.0; 4],
+        );
+
+        let lrn = |size, bias| Op::Lrn {
+            alpha: 0.5,
+            beta: 0.75,
+            bias,
+            size,
+        };
+        let r3 = run(&lrn(3, 1.0), &[&x4]);
+        close(
+            &r3[..4],
+            &[
+                -1.4376219845541132,
+                -1.4078761345065953,
+                -1.4472391048032158,
+                -0.30219415875701827,
+            ],
+        );
+        close(
+            &r3[8..12],
+            &[
+                0.8059274488676564,
+                1.2978513725085439,
+                1.030366694980461,
+                1.3812879981977009,
+            ],
+        );
+        let r2 = run(&lrn(2, 2.0), &[&x4]);
+        close(
+            &r2[4..8],
+            &[
+                -0.5029733718731741,
+                -0.091905851778549,
+                -0.34740190852862013,
+                0.4237278291750216,
+            ],
+        );
+        close(
+            &r2[8..12],
+            &[
+                0.5443310539518174,
+                0.8293593882312469,
+                0.6694921868007051,
+                1.0394510338389031,
+            ],
+        );
+    }
+
+    #[test]
+    fn empty_and_low_precision() {
+        let e = Tensor::zeros(crate::DType::F32, &[0, 3, 4]).unwrap();
+        let c = t(&[3], &[1., 1., 1.]).to_f64s();
+        let c = Tensor::from_f64s(crate::DType::F32, &[3], &c).unwrap();
+        assert_eq!(
+            run(&Op::InstanceNorm { epsilon: 1e-5 }, &[&e, &c, &c]).len(),
+            0
+        );
+        assert_eq!(
+            run(
+                &Op::GroupNorm {
+                    epsilon: 1e-5,
+                    num_groups: 3
+                },
+                &[&e, &c, &c]
+            )
+            .len(),
+            0
+        );
+        let e2 = Tensor::zeros(crate::DType::F32, &[2, 3, 0]).unwrap();
+        assert_eq!(
+            run(
+                &Op::Lrn {
+                    alpha: 1.0,
+                    beta: 1.0,
+                    bias: 1.0,
+                    size: 3
+                },
+                &[&e2]
+            )
+            .len(),
+            0
+        );
+        assert_eq!(
+            run(
+                &Op::LayerNorm {
+                    axis: 1,
+                    epsilon: 1e-5
+                },
+                &[&e, &t(&[1], &[1.0])]
+            )
+            .len(),
+            0
+        );
+        // bf16 input: computed in f64, rounded once.
+        let xb = Tensor::from_f64s(crate::DType::BF16, &[1, 2], &[1.0, 3.0]).unwrap();
+        let sb = Tensor::from_f64s(crate::DType::BF16, &[2], &[1.0, 1.0]).unwrap();
+        let r = run(
+            &Op::LayerNorm {
+                axis: -1,
+                epsilon: 0.0,
+            },
+            &[&xb, &sb],
+        );
+        assert_eq!(r, vec![-1.0, 1.0]);
+        let xi = Tensor::from_vec(&[1, 2], vec![1i32, 2]).unwrap();
+        assert!(eval(&Op::LpNorm { axis: 1, p: 2 }, &[&xi]).is_err());
+    }
+}
