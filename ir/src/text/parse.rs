@@ -450,47 +450,29 @@ impl Parser<'_> {
         }
     }
 
-    /// `factor ('*' factor)*`, negated if `neg` (a leading integer literal
-    /// takes the sign itself, so `-9223372036854775808` is in range).
+    /// `factor ('*' factor)*`, negated if `neg`. The sign goes to the first
+    /// integer factor when there is one, so `-x*9223372036854775808` (whose
+    /// coefficient is `i64::MIN`) is in range.
     fn dim_term(&mut self, neg: bool) -> Result<(Dim, Size), ParseError> {
         let start = self.pos();
-        let (mut d, mut sz, negated) = match self.peek() {
-            Tok::Int(digits) if neg => {
-                let s = Scalar::Int {
-                    neg: true,
-                    digits: digits.clone(),
-                };
-                let v = s.to_i64().map_err(|e| self.err_at(start, e))?;
-                self.bump();
-                (
-                    Dim::Known(v),
-                    Size {
-                        terms: 1,
-                        degree: 0,
-                    },
-                    true,
-                )
-            }
-            _ => {
-                let (d, sz) = self.dim_factor()?;
-                (d, sz, false)
-            }
-        };
+        let mut pending = neg;
+        let (mut d, mut sz) = self.dim_factor(&mut pending)?;
         while self.eat('*') {
-            let (f, fs) = self.dim_factor()?;
+            let (f, fs) = self.dim_factor(&mut pending)?;
             sz = Size {
                 terms: sz.terms.saturating_mul(fs.terms),
                 degree: sz.degree.saturating_add(fs.degree),
             };
             d = self.checked_dim(d.mul(&f), sz, start)?;
         }
-        if neg && !negated {
+        if pending {
             d = self.checked_dim(Dim::Known(0).sub(&d), sz, start)?;
         }
         Ok((d, sz))
     }
 
-    fn dim_factor(&mut self) -> Result<(Dim, Size), ParseError> {
+    /// One factor; an integer takes the pending sign.
+    fn dim_factor(&mut self, pending: &mut bool) -> Result<(Dim, Size), ParseError> {
         let start = self.pos();
         let atom = Size {
             terms: 1,
@@ -498,7 +480,10 @@ impl Parser<'_> {
         };
         match self.peek().clone() {
             Tok::Int(digits) => {
-                let s = Scalar::Int { neg: false, digits };
+                let s = Scalar::Int {
+                    neg: std::mem::take(pending),
+                    digits,
+                };
                 let v = s.to_i64().map_err(|e| self.err_at(start, e))?;
                 self.bump();
                 Ok((
