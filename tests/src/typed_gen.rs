@@ -11,6 +11,7 @@
 //! casts, where), elementwise chains, matmul, reductions, softmax, transpose,
 //! reshape, concat, and shared constants.
 
+use crate::gen::Rng;
 use ingot_ir::{DType, Dim, Graph, Op, Tensor, TensorType, Value};
 use proptest::prelude::*;
 
@@ -29,23 +30,6 @@ pub struct Step {
 pub struct Case {
     pub graph: Graph,
     pub inputs: Vec<Tensor>,
-}
-
-/// Small deterministic generator for tensor contents (SplitMix64).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    pub fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
 }
 
 const SHAPES: &[&[i64]] = &[
@@ -69,15 +53,15 @@ fn shape_of(k: u16, batch: bool) -> Vec<Dim> {
     d
 }
 
-/// A random tensor of a static type.
-pub fn random_tensor(ty: &TensorType, rng: &mut Rng) -> Tensor {
+/// A random tensor of a static type (floats in [-2, 2), ints in [-3, 3]).
+pub fn random_typed_tensor(ty: &TensorType, rng: &mut Rng) -> Tensor {
     let dims = ty.known_dims().expect("static type");
     let n: usize = dims.iter().product();
     let vals: Vec<f64> = (0..n)
         .map(|_| match ty.dtype {
-            DType::Bool => (rng.next() % 2) as f64,
-            d if d.is_int() => (rng.next() % 7) as f64 - 3.0,
-            _ => rng.unit() as f64 * 2.0,
+            DType::Bool => (rng.below(2)) as f64,
+            d if d.is_int() => rng.below(7) as f64 - 3.0,
+            _ => (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0,
         })
         .collect();
     Tensor::from_f64s(ty.dtype, &dims, &vals).expect("sizes match")
@@ -119,7 +103,7 @@ impl Builder {
     }
 
     fn konst(&mut self, ty: TensorType) -> Value {
-        let t = random_tensor(&ty, &mut self.rng);
+        let t = random_typed_tensor(&ty, &mut self.rng);
         let v = self.g.add_const(t);
         self.pool.push(v);
         v
@@ -249,7 +233,7 @@ pub fn build(n_inputs: u8, shapes: &[u16], batch: Option<u8>, steps: &[Step], se
     let mut b = Builder {
         g: Graph::new("random"),
         pool: vec![],
-        rng: Rng(seed),
+        rng: Rng::new(seed),
     };
     let batch_size = batch.map(|b| 1 + i64::from(b % 4));
     let mut types = vec![];
@@ -277,10 +261,10 @@ pub fn build(n_inputs: u8, shapes: &[u16], batch: Option<u8>, steps: &[Step], se
         }
     }
     b.g.set_outputs(outs);
-    let mut rng = Rng(seed ^ 0xA5A5);
+    let mut rng = Rng::new(seed ^ 0xA5A5);
     let inputs = types
         .iter()
-        .map(|t| random_tensor(&concrete(t, batch_size.unwrap_or(1)), &mut rng))
+        .map(|t| random_typed_tensor(&concrete(t, batch_size.unwrap_or(1)), &mut rng))
         .collect();
     Case { graph: b.g, inputs }
 }

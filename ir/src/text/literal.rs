@@ -253,7 +253,7 @@ mod tests {
             let mut out = vec![];
             let s = fmt_f32(h.to_f32());
             let sc = match s.strip_prefix('-') {
-                Some(t) if t == "inf" => Scalar::Inf { neg: true },
+                Some("inf") => Scalar::Inf { neg: true },
                 Some(t) => Scalar::Float {
                     neg: true,
                     text: t.into(),

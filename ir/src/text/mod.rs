@@ -21,7 +21,7 @@ mod print;
 #[cfg(test)]
 mod tests;
 
-pub use parse::{parse, parse_with_weights, MAX_DEPTH};
+pub use parse::{parse, parse_with_weights, MAX_DEPTH, MAX_DIM_DEGREE, MAX_DIM_TERMS};
 pub use print::{print, weights_table, Printer, DEFAULT_INLINE_LIMIT};
 
 /// A syntax or consistency error in IR text, at a 1-based line and column.

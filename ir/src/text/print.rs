@@ -9,8 +9,8 @@
 //!
 //! Tensors with more than `inline_limit` elements print by reference
 //! (`@label`). Labels are the value's name, or `c<index>`; tensors in other
-//! attributes add `.<attr>`; subgraphs prefix their graph's name. A label
-//! already taken in this print gets `.1`, `.2`, ... — the table returned by
+//! attributes add `_<attr>`; subgraphs prefix their graph's name and `_`. A
+//! label already taken in this print gets `_1`, `_2`, ... — the table returned by
 //! [`Printer::print_with_weights`] maps each printed label to its tensor.
 
 use super::literal::{fmt_f32, write_elems};
@@ -214,16 +214,16 @@ impl State {
                 Some(name) => base.push_str(name),
                 None => base.push_str(&format!("c{}", v.index())),
             },
-            _ => base.push_str("c"),
+            _ => base.push('c'),
         }
         if let Some(a) = attr {
-            base.push('.');
+            base.push('_');
             base.push_str(a);
         }
         let mut label = base.clone();
         let mut k = 1;
         while self.weights.contains_key(&label) {
-            label = format!("{base}.{k}");
+            label = format!("{base}_{k}");
             k += 1;
         }
         label
@@ -335,7 +335,7 @@ impl State {
             AttrValue::Graph(sub) => {
                 let mut p = prefix.to_string();
                 p.push_str(&sub.name);
-                p.push('.');
+                p.push('_');
                 self.graph(sub, ind, &p, &|_| None);
             }
         }
@@ -397,6 +397,21 @@ mod tests {
         .print(&g);
         assert!(all.contains("[0.0, 0.0,"), "{all}");
         assert!(weights_table(&g, usize::MAX).is_empty());
+    }
+
+    #[test]
+    fn colliding_labels_get_suffixes() {
+        let mut g = Graph::new("g");
+        let a = Tensor::zeros(DType::F32, &[20]).unwrap();
+        let b = Tensor::zeros(DType::I8, &[20]).unwrap();
+        let va = g.add_const(a.clone());
+        g.set_name(va, "c1").unwrap();
+        let vb = g.add_const(b.clone()); // anonymous %1: label `c1` is taken
+        g.set_outputs(vec![va, vb]);
+        let (text, w) = Printer::default().print_with_weights(&g);
+        assert!(text.contains("%1 = const i8[20] @c1_1"), "{text}");
+        assert_eq!((&w["c1"], &w["c1_1"]), (&a, &b));
+        assert_eq!(crate::parse_with_weights(&text, &w).unwrap(), g);
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //! `(a+b)*(a+b)*...` cannot blow up); a tensor literal's values are counted as
 //! they are read, and a declared shape alone never allocates.
 
+mod dims;
+
+pub use dims::{MAX_DIM_DEGREE, MAX_DIM_TERMS};
+
 use super::lex::{lex, Pos, Tok, ValueRef};
 use super::literal::{push_elem, Scalar};
 use super::ParseError;
@@ -27,11 +31,6 @@ use std::collections::{BTreeMap, HashMap};
 
 /// How deeply graphs and dim expressions may nest.
 pub const MAX_DEPTH: usize = 64;
-/// The most terms a dim expression may expand to.
-pub const MAX_DIM_TERMS: u64 = 4096;
-/// The highest degree a dim expression may have.
-pub const MAX_DIM_DEGREE: u64 = 64;
-
 /// Parse one graph (comments and surrounding whitespace allowed). Constants
 /// printed by reference need [`parse_with_weights`].
 pub fn parse(text: &str) -> Result<Graph, ParseError> {
@@ -63,13 +62,6 @@ struct Parser<'a> {
     i: usize,
     weights: &'a HashMap<String, Tensor>,
     depth: usize,
-}
-
-/// An upper bound on a dim expression's size once expanded.
-#[derive(Copy, Clone)]
-struct Size {
-    terms: u64,
-    degree: u64,
 }
 
 type Scope = HashMap<ValueRef, Value>;
@@ -426,145 +418,6 @@ impl Parser<'_> {
             }
         }
         Ok(TensorType { dtype, shape })
-    }
-
-    /// `[-] term (('+' | '-') term)*`.
-    fn dim_expr(&mut self) -> Result<(Dim, Size), ParseError> {
-        let start = self.pos();
-        let neg = self.eat('-');
-        let (mut d, mut sz) = self.dim_term(neg)?;
-        loop {
-            let neg = if self.eat('+') {
-                false
-            } else if self.eat('-') {
-                true
-            } else {
-                return Ok((d, sz));
-            };
-            let (t, ts) = self.dim_term(neg)?;
-            sz = Size {
-                terms: sz.terms.saturating_add(ts.terms),
-                degree: sz.degree.max(ts.degree),
-            };
-            d = self.checked_dim(d.add(&t), sz, start)?;
-        }
-    }
-
-    /// `factor ('*' factor)*`, negated if `neg` (a leading integer literal
-    /// takes the sign itself, so `-9223372036854775808` is in range).
-    fn dim_term(&mut self, neg: bool) -> Result<(Dim, Size), ParseError> {
-        let start = self.pos();
-        let (mut d, mut sz, negated) = match self.peek() {
-            Tok::Int(digits) if neg => {
-                let s = Scalar::Int {
-                    neg: true,
-                    digits: digits.clone(),
-                };
-                let v = s.to_i64().map_err(|e| self.err_at(start, e))?;
-                self.bump();
-                (
-                    Dim::Known(v),
-                    Size {
-                        terms: 1,
-                        degree: 0,
-                    },
-                    true,
-                )
-            }
-            _ => {
-                let (d, sz) = self.dim_factor()?;
-                (d, sz, false)
-            }
-        };
-        while self.eat('*') {
-            let (f, fs) = self.dim_factor()?;
-            sz = Size {
-                terms: sz.terms.saturating_mul(fs.terms),
-                degree: sz.degree.saturating_add(fs.degree),
-            };
-            d = self.checked_dim(d.mul(&f), sz, start)?;
-        }
-        if neg && !negated {
-            d = self.checked_dim(Dim::Known(0).sub(&d), sz, start)?;
-        }
-        Ok((d, sz))
-    }
-
-    fn dim_factor(&mut self) -> Result<(Dim, Size), ParseError> {
-        let start = self.pos();
-        let atom = Size {
-            terms: 1,
-            degree: 1,
-        };
-        match self.peek().clone() {
-            Tok::Int(digits) => {
-                let s = Scalar::Int { neg: false, digits };
-                let v = s.to_i64().map_err(|e| self.err_at(start, e))?;
-                self.bump();
-                Ok((
-                    Dim::Known(v),
-                    Size {
-                        terms: 1,
-                        degree: 0,
-                    },
-                ))
-            }
-            Tok::Word(w) if (w == "floor" || w == "ceil") && *self.peek2() == Tok::Punct('(') => {
-                self.bump();
-                self.bump();
-                self.enter()?;
-                let (num, _) = self.dim_expr()?;
-                self.expect('/', &format!("in `{w}(...)`"))?;
-                let den_pos = self.pos();
-                let (den, _) = self.dim_expr()?;
-                self.expect(')', &format!("to close `{w}(...)`"))?;
-                self.leave();
-                if !matches!(den, Dim::Known(d) if d > 0) {
-                    return Err(self.err_at(
-                        den_pos,
-                        format!(
-                            "the divisor in `{w}(...)` must be a positive integer, found {den}"
-                        ),
-                    ));
-                }
-                let d = if w == "floor" {
-                    num.floor_div(&den)
-                } else {
-                    num.ceil_div(&den)
-                };
-                Ok((self.checked_dim(d, atom, start)?, atom))
-            }
-            Tok::Word(w) | Tok::Str(w) => {
-                self.bump();
-                Ok((Dim::var(&w), atom))
-            }
-            Tok::Punct('(') => {
-                self.bump();
-                self.enter()?;
-                let r = self.dim_expr()?;
-                self.expect(')', "to close the dim expression")?;
-                self.leave();
-                Ok(r)
-            }
-            _ => Err(self.expected("a dim (an integer, a name, `?` or an expression)")),
-        }
-    }
-
-    /// `d`, unless arithmetic overflowed (which `Dim` reports as unknown) or
-    /// the expression grew too large.
-    fn checked_dim(&self, d: Dim, sz: Size, p: Pos) -> Result<Dim, ParseError> {
-        if sz.terms > MAX_DIM_TERMS || sz.degree > MAX_DIM_DEGREE {
-            return Err(self.err_at(
-                p,
-                format!(
-                    "dim expression too large (more than {MAX_DIM_TERMS} terms or degree {MAX_DIM_DEGREE})"
-                ),
-            ));
-        }
-        if d == Dim::Unknown {
-            return Err(self.err_at(p, "dim expression overflows i64"));
-        }
-        Ok(d)
     }
 
     // ---- Literals ------------------------------------------------------------
