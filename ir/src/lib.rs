@@ -15,6 +15,7 @@ pub mod interp;
 pub mod op;
 pub mod tensor;
 pub mod types;
+pub mod verify;
 
 pub use half;
 
@@ -27,3 +28,4 @@ pub use interp::InterpError;
 pub use op::{Op, OpGroup};
 pub use tensor::{Elem, Tensor, TensorError};
 pub use types::{Shape, TensorType};
+pub use verify::{verify, Location, VerifyError, VerifyErrors};
