@@ -49,13 +49,7 @@ pub fn text_parser() -> Option<ParseFn<'static>> {
 
 #[cfg(feature = "text")]
 fn parse_graph(src: &str) -> Result<Graph, ParseFailure> {
-    ingot_ir::text::parse(src).map_err(|e| {
-        // The error displays as `<line>:<col>: <msg>`; keep the message.
-        let shown = e.to_string();
-        let prefix = format!("{}:{}: ", e.line, e.col);
-        let msg = shown.strip_prefix(&prefix).unwrap_or(&shown).to_string();
-        (e.line, e.col, msg)
-    })
+    ingot_ir::text::parse(src).map_err(|e| (e.line, e.column, e.message))
 }
 
 /// One problem found in a file.
