@@ -16,6 +16,7 @@ pub mod op;
 pub mod tensor;
 pub mod text;
 pub mod types;
+pub mod verify;
 
 pub use half;
 
@@ -29,3 +30,4 @@ pub use op::{Op, OpGroup};
 pub use tensor::{Elem, Tensor, TensorError};
 pub use text::{parse, parse_with_weights, print, weights_table, ParseError, Printer};
 pub use types::{Shape, TensorType};
+pub use verify::{verify, Location, VerifyError, VerifyErrors};

@@ -3,5 +3,6 @@
 //! Shared test infrastructure: the filetest runner and random graph
 //! generators for property tests.
 
+pub mod filetest;
 pub mod gen;
 pub mod typed_gen;
