@@ -8,7 +8,7 @@
 //! (so shape inference still sees them), every other outer value becomes an
 //! explicit input and an operand of the If/Loop ("captures").
 
-use super::attrs::{subgraphs, Attrs};
+use super::attrs::subgraphs;
 use super::proto::{type_proto, GraphProto, ModelProto, NodeProto, ValueInfoProto};
 use super::{ops, tensor, OnnxError, UnsupportedOp, MAX_OPSET, MIN_OPSET};
 use ingot_ir::{Dim, Graph, Node, TensorType, Value};
@@ -284,12 +284,15 @@ impl<'m> Importer<'m> {
     /// Convert a subgraph into a closed IR graph. `fixed_inputs` are the
     /// types of the subgraph's own declared inputs (None: use the declared
     /// type). Returns the graph and the outer values to pass as captures
-    /// (appended after the fixed inputs).
+    /// (appended after the fixed inputs). `capture_names` are the outer names
+    /// to make available, in order (at least [`free_names`] of `gp`; If passes
+    /// the union over both branches so they take the same inputs).
     pub fn convert_subgraph(
         &mut self,
         gp: &GraphProto,
         name: &str,
         fixed_inputs: &[Option<TensorType>],
+        capture_names: &[String],
     ) -> Result<(Graph, Vec<Value>), OnnxError> {
         if fixed_inputs.len() != gp.input.len() {
             return Err(OnnxError::Model(format!(
@@ -314,7 +317,10 @@ impl<'m> Importer<'m> {
             sc.names.insert(iname, v);
         }
         let mut captures = vec![];
-        for f in free_names(gp) {
+        for f in capture_names.iter().cloned() {
+            if sc.names.contains_key(&f) {
+                continue;
+            }
             let Some(outer) = self.lookup(&f) else {
                 // Defined nowhere we can see; converting the node that uses it
                 // reports the undefined name.
@@ -432,7 +438,8 @@ fn topo_order(gp: &GraphProto) -> Result<Vec<usize>, OnnxError> {
             let mut d: Vec<usize> = n
                 .input
                 .iter()
-                .chain(subgraphs(n).flat_map(free_names_owned))
+                .cloned()
+                .chain(subgraphs(n).flat_map(free_names))
                 .filter_map(|s| producer.get(s.as_str()).copied())
                 .filter(|&p| p != i)
                 .collect();
@@ -481,13 +488,4 @@ fn topo_order(gp: &GraphProto) -> Result<Vec<usize>, OnnxError> {
         }
     }
     Ok(order)
-}
-
-fn free_names_owned(g: &GraphProto) -> Vec<String> {
-    free_names(g)
-}
-
-/// Expose attribute access to the op converters.
-pub(crate) fn attrs(node: &NodeProto) -> Attrs<'_> {
-    Attrs::of(node)
 }
