@@ -10,7 +10,7 @@
 
 use super::attrs::subgraphs;
 use super::proto::{type_proto, GraphProto, ModelProto, NodeProto, ValueInfoProto};
-use super::{ops, tensor, OnnxError, UnsupportedOp, MAX_OPSET, MIN_OPSET};
+use super::{ops, tensor, ImportOptions, OnnxError, UnsupportedOp, MAX_OPSET, MIN_OPSET};
 use ingot_ir::{Dim, Graph, Node, TensorType, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -23,13 +23,18 @@ pub(crate) struct Scope {
 
 pub(crate) struct Importer<'m> {
     base_dir: Option<&'m Path>,
+    opts: &'m ImportOptions,
     /// The default domain's opset.
     pub opset: i64,
     pub scopes: Vec<Scope>,
     fresh_dims: usize,
 }
 
-pub(crate) fn import_model(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph, OnnxError> {
+pub(crate) fn import_model(
+    model: &ModelProto,
+    base_dir: Option<&Path>,
+    opts: &ImportOptions,
+) -> Result<Graph, OnnxError> {
     let ir_version = model.ir_version.unwrap_or(0);
     if ir_version < 3 {
         return Err(OnnxError::Model(format!(
@@ -42,16 +47,17 @@ pub(crate) fn import_model(model: &ModelProto, base_dir: Option<&Path>) -> Resul
         let d = if d == "ai.onnx" { String::new() } else { d };
         opsets.insert(d, o.version.unwrap_or(0));
     }
-    let opset = *opsets.get("").ok_or_else(|| {
-        OnnxError::Model("no opset is imported for the default domain (ai.onnx)".into())
-    })?;
     let graph = model
         .graph
         .as_ref()
         .ok_or_else(|| OnnxError::Model("the model has no graph".into()))?;
     scan_unsupported(graph, &opsets)?;
+    // Without a default-domain opset the scan has already rejected every
+    // default-domain node, so any opset will do.
+    let opset = opsets.get("").copied().unwrap_or(MAX_OPSET);
     let mut imp = Importer {
         base_dir,
+        opts,
         opset,
         scopes: vec![],
         fresh_dims: 0,
@@ -78,7 +84,9 @@ fn scan_unsupported(g: &GraphProto, opsets: &BTreeMap<String, i64>) -> Result<()
             let opset = opsets.get(&domain).copied().unwrap_or(0);
             let reason = if !domain.is_empty() {
                 Some(None)
-            } else if !(MIN_OPSET..=MAX_OPSET).contains(&opset) {
+            } else if !(MIN_OPSET..=MAX_OPSET).contains(&opset)
+                && !(opset >= 1 && opset < MIN_OPSET && ops::stable_since_opset_1(&op_type))
+            {
                 Some(Some(format!(
                     "opsets {MIN_OPSET} to {MAX_OPSET} are supported"
                 )))
@@ -207,6 +215,19 @@ impl<'m> Importer<'m> {
             // Old exporters (IR < 4) list every weight as an input too; an input
             // with an initializer is a constant here.
             if inits.contains(name.as_str()) {
+                continue;
+            }
+            if let Some(t) = self.opts.frozen_inputs.get(&name) {
+                let ty = self.value_type(vi, true)?;
+                if ty.dtype != t.dtype() || ty.rank() != t.rank() {
+                    return Err(OnnxError::Model(format!(
+                        "frozen input `{name}` is {}{:?} but declared {ty}",
+                        t.dtype(),
+                        t.shape()
+                    )));
+                }
+                let v = self.g().add_const(t.clone());
+                self.bind(&name, v);
                 continue;
             }
             let ty = self.value_type(vi, true)?;

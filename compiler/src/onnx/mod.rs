@@ -91,6 +91,15 @@ pub enum OnnxError {
         location: String,
         msg: String,
     },
+    /// An input the IR needs as a constant (axes, split sizes) is computed
+    /// at run time. Freezing that graph input (see [`ImportOptions`]) helps.
+    #[error("node `{node}` ({op_type}): {what} (input `{input}`) must be a compile-time constant")]
+    NeedsConstant {
+        node: String,
+        op_type: String,
+        what: String,
+        input: String,
+    },
     #[error("node `{node}` ({op_type}) with inputs ({inputs}): {msg}")]
     Node {
         node: String,
@@ -110,6 +119,15 @@ impl OnnxError {
             OnnxError::Unsupported(_) | OnnxError::UnsupportedType(_)
         )
     }
+}
+
+/// How to import.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Graph inputs to replace by these constants (by ONNX name): e.g. to
+    /// freeze a runtime `axes` or `shape` input that the IR needs as a
+    /// constant. The tensor's dtype and rank must match the declared input.
+    pub frozen_inputs: std::collections::HashMap<String, ingot_ir::Tensor>,
 }
 
 /// Decode a `ModelProto`. Malformed bytes give [`OnnxError::Decode`].
@@ -133,14 +151,36 @@ pub fn import_onnx(path: &Path) -> Result<Graph, OnnxError> {
             }
         })
         .unwrap_or(Path::new("."));
-    import_onnx_bytes(&bytes, Some(dir))
+    import_onnx_bytes_with(&bytes, Some(dir), &ImportOptions::default())
+}
+
+/// [`import_onnx`] with options.
+pub fn import_onnx_with(path: &Path, opts: &ImportOptions) -> Result<Graph, OnnxError> {
+    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    import_onnx_bytes_with(&bytes, Some(dir), opts)
 }
 
 /// Import a serialized model. `base_dir` is the folder external data is read
 /// from; without one, a model with external data is an error.
 pub fn import_onnx_bytes(bytes: &[u8], base_dir: Option<&Path>) -> Result<Graph, OnnxError> {
+    import_onnx_bytes_with(bytes, base_dir, &ImportOptions::default())
+}
+
+/// [`import_onnx_bytes`] with options.
+pub fn import_onnx_bytes_with(
+    bytes: &[u8],
+    base_dir: Option<&Path>,
+    opts: &ImportOptions,
+) -> Result<Graph, OnnxError> {
     let model = decode_model(bytes)?;
-    import::import_model(&model, base_dir)
+    import::import_model(&model, base_dir, opts)
 }
 
 /// Decode a serialized `TensorProto` (as in ONNX test data `input_0.pb`).

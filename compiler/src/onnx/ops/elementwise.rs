@@ -2,7 +2,6 @@
 //! Clip, Where, and the variadic Sum/Mean/Max/Min (folded into chains).
 
 use super::{Convert, Cx};
-use crate::onnx::tensor::dtype_of;
 use crate::onnx::OnnxError;
 use ingot_ir::attr::{GeluApprox, ShiftDirection};
 use ingot_ir::{DType, Op, Value};
@@ -180,7 +179,7 @@ fn cast(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
         let code = cx
             .a(cx.attrs.int_opt("to"))?
             .ok_or_else(|| cx.err("missing attribute `to`"))?;
-        dtype_of(code as i32).map_err(|e| cx.err(e.to_string()))?
+        cx.dtype(code)?
     };
     let saturate = cx.a(cx.attrs.bool("saturate", true))?;
     Ok(vec![cx.add1(Op::Cast { to, saturate }, &[x])?])

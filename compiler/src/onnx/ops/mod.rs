@@ -35,6 +35,12 @@ pub(crate) fn converter(op_type: &str) -> Option<Convert> {
         .or_else(|| control::converter(op_type))
 }
 
+/// Ops whose opset-1..6 definitions mean what the newest do (so models that
+/// import an opset below 7 for them still convert).
+pub(crate) fn stable_since_opset_1(op_type: &str) -> bool {
+    matches!(op_type, "Not")
+}
+
 /// Convert one node (the scan already checked that a converter exists).
 pub(crate) fn convert(
     imp: &mut Importer,
@@ -104,6 +110,29 @@ impl Cx<'_, '_> {
             inputs,
             msg: msg.into(),
         }
+    }
+
+    /// An "unsupported" error for a mode of this op we do not handle.
+    pub fn unsupported(&self, reason: impl Into<String>) -> OnnxError {
+        OnnxError::Unsupported(vec![crate::onnx::UnsupportedOp {
+            domain: String::new(),
+            op_type: self.op_type().to_string(),
+            opset: self.opset,
+            nodes: vec![self.label.to_string()],
+            reason: Some(reason.into()),
+        }])
+    }
+
+    /// The IR dtype of an ONNX element-type code named by an attribute; an
+    /// unsupported one is an [`OnnxError::UnsupportedType`] naming the node.
+    pub fn dtype(&self, code: i64) -> Result<DType, OnnxError> {
+        let code = i32::try_from(code).map_err(|_| self.err(format!("bad element type {code}")))?;
+        crate::onnx::tensor::dtype_of(code).map_err(|e| match e {
+            OnnxError::UnsupportedType(m) => {
+                OnnxError::UnsupportedType(format!("node `{}` ({}): {m}", self.label, self.op_type()))
+            }
+            e => e,
+        })
     }
 
     /// Lift an attribute-reading result into a node error.
@@ -201,9 +230,12 @@ impl Cx<'_, '_> {
         match self.konst(v) {
             Some(t) if t.dtype().is_int() => Ok(Some(t.to_i64s())),
             Some(t) => Err(self.err(format!("{what} must be integers, not {}", t.dtype()))),
-            None => Err(self.err(format!(
-                "{what} (input {i}) must be a compile-time constant"
-            ))),
+            None => Err(OnnxError::NeedsConstant {
+                node: self.label.to_string(),
+                op_type: self.op_type().to_string(),
+                what: what.to_string(),
+                input: self.node.input[i].clone(),
+            }),
         }
     }
 }

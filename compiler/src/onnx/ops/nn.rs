@@ -6,7 +6,6 @@
 //! taken from the input's rank minus two.
 
 use super::{auto_pad, Cx};
-use crate::onnx::tensor::dtype_of;
 use crate::onnx::OnnxError;
 use ingot_ir::{DType, Op, Tensor, Value};
 
@@ -205,21 +204,19 @@ fn norm(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let op = match cx.op_type() {
         "BatchNormalization" => {
             if cx.a(at.bool("training_mode", false))? || cx.wants_output(1) {
-                return Err(cx.err(
-                    "training-mode BatchNormalization (running statistics outputs) is not supported",
-                ));
+                return Err(cx.unsupported("training mode"));
             }
             Op::BatchNorm { epsilon: eps }
         }
         "InstanceNormalization" => Op::InstanceNorm { epsilon: eps },
         "LayerNormalization" => {
+            let axis = cx.a(at.int("axis", -1))?;
+            let y = cx.add1(Op::LayerNorm { axis, epsilon: eps }, &ins)?;
             if cx.wants_output(1) || cx.wants_output(2) {
-                return Err(cx.err("LayerNormalization's Mean/InvStdDev outputs are not supported"));
+                let (mean, inv) = layer_norm_stats(cx, ins[0], axis, eps)?;
+                return Ok(vec![y, mean, inv]);
             }
-            Op::LayerNorm {
-                axis: cx.a(at.int("axis", -1))?,
-                epsilon: eps,
-            }
+            return Ok(vec![y]);
         }
         "GroupNormalization" => {
             let num_groups = cx
@@ -257,6 +254,44 @@ fn norm(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
         },
     };
     cx.add(op, &ins)
+}
+
+/// LayerNormalization's optional Mean and InvStdDev outputs (f32, the
+/// default `stash_type`), over axes `axis..rank`, keeping dims.
+fn layer_norm_stats(cx: &mut Cx, x: Value, axis: i64, eps: f32) -> Result<(Value, Value), OnnxError> {
+    let stash = cx.a(cx.attrs.int("stash_type", 1))?;
+    if stash != 1 {
+        return Err(cx.unsupported(format!("stash_type {stash}")));
+    }
+    let rank = cx.rank(x);
+    let a = ingot_ir::infer::norm_axis(axis, rank).map_err(|e| cx.err(e))?;
+    let axes: Vec<i64> = (a as i64..rank as i64).collect();
+    let xs = if cx.ty(x).dtype == DType::F32 {
+        x
+    } else {
+        cx.add1(
+            Op::Cast {
+                to: DType::F32,
+                saturate: true,
+            },
+            &[x],
+        )?
+    };
+    let mean = cx.add1(
+        Op::ReduceMean {
+            axes: axes.clone(),
+            keepdims: true,
+        },
+        &[xs],
+    )?;
+    let d = cx.add1(Op::Sub, &[xs, mean])?;
+    let d2 = cx.add1(Op::Mul, &[d, d])?;
+    let var = cx.add1(Op::ReduceMean { axes, keepdims: true }, &[d2])?;
+    let e = cx.const_scalar(DType::F32, f64::from(eps))?;
+    let ve = cx.add1(Op::Add, &[var, e])?;
+    let sd = cx.add1(Op::Sqrt, &[ve])?;
+    let inv = cx.add1(Op::Reciprocal, &[sd])?;
+    Ok((mean, inv))
 }
 
 /// GroupNormalization-18 scale/bias have one entry per group: repeat each
@@ -342,7 +377,7 @@ fn quant(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
                     let dt = if code == 0 {
                         DType::U8
                     } else {
-                        dtype_of(code as i32).map_err(|e| cx.err(e.to_string()))?
+                        cx.dtype(code)?
                     };
                     cx.const_scalar(dt, 0.0)?
                 }
@@ -356,7 +391,7 @@ fn quant(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
         }
         _ => {
             if cx.a(cx.attrs.int("output_dtype", 0))? != 0 {
-                return Err(cx.err("DequantizeLinear's output_dtype is not supported"));
+                return Err(cx.unsupported("output_dtype"));
             }
             let mut ins = vec![cx.req(0)?, cx.req(1)?];
             ins.extend(cx.input(2)?);

@@ -6,7 +6,7 @@
 //! Dropout (inference) alias their input: no IR node.
 
 use super::{op_from, Cx};
-use crate::onnx::tensor::{dtype_of, tensor_from_proto};
+use crate::onnx::tensor::tensor_from_proto;
 use crate::onnx::OnnxError;
 use ingot_ir::{AttrValue, Op, Tensor, Value};
 
@@ -68,7 +68,7 @@ pub(super) fn converter(op_type: &str) -> Option<super::Convert> {
         "EyeLike" => |cx| {
             let x = cx.req(0)?;
             let dtype = match cx.a(cx.attrs.int_opt("dtype"))? {
-                Some(c) => Some(dtype_of(c as i32).map_err(|e| cx.err(e.to_string()))?),
+                Some(c) => Some(cx.dtype(c)?),
                 None => None,
             };
             let k = cx.a(cx.attrs.int("k", 0))?;
@@ -96,7 +96,7 @@ fn identity(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
             cx.opset < 7 && !cx.a(cx.attrs.bool("is_test", false))?
         };
         if training {
-            return Err(cx.err("training-mode Dropout is not supported (inference only)"));
+            return Err(cx.unsupported("training mode"));
         }
         if cx.wants_output(1) {
             let shape = cx.add1(Op::Shape { start: 0, end: None }, &[x])?;
