@@ -151,7 +151,14 @@ mod tests {
     #[test]
     fn rejects_escaping_locations() {
         let dir = std::env::temp_dir();
-        for loc in ["/etc/passwd", "\\\\server\\x", "C:\\w.bin", "../w.bin", "a/../../w", ""] {
+        for loc in [
+            "/etc/passwd",
+            "\\\\server\\x",
+            "C:\\w.bin",
+            "../w.bin",
+            "a/../../w",
+            "",
+        ] {
             let e = resolve("w", loc, &dir).unwrap_err().to_string();
             assert!(e.contains("tensor `w`"), "{loc}: {e}");
         }

@@ -332,9 +332,10 @@ impl<'m> Importer<'m> {
                 Some(t) => t.clone(),
                 None => self.value_type(vi, false)?,
             };
-            let v = sc.g.add_input(&iname, ty).map_err(|e| {
-                OnnxError::Model(format!("subgraph `{name}` input `{iname}`: {e}"))
-            })?;
+            let v = sc
+                .g
+                .add_input(&iname, ty)
+                .map_err(|e| OnnxError::Model(format!("subgraph `{name}` input `{iname}`: {e}")))?;
             sc.names.insert(iname, v);
         }
         let mut captures = vec![];
@@ -392,7 +393,11 @@ impl<'m> Importer<'m> {
 
     /// The IR type of a declared value. Missing dims of top-level inputs get
     /// fresh symbolic names (so the interpreter binds them); elsewhere unknown.
-    pub fn value_type(&mut self, vi: &ValueInfoProto, fresh: bool) -> Result<TensorType, OnnxError> {
+    pub fn value_type(
+        &mut self,
+        vi: &ValueInfoProto,
+        fresh: bool,
+    ) -> Result<TensorType, OnnxError> {
         let name = vi.name.as_deref().unwrap_or("");
         let tt = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
             Some(type_proto::Value::TensorType(tt)) => tt,

@@ -67,7 +67,9 @@ pub fn tensor_from_proto(t: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
         return Err(err("segmented tensors are not supported".into()));
     }
     let dtype = dtype_of(t.data_type.unwrap_or(0)).map_err(|e| match e {
-        OnnxError::UnsupportedType(m) => OnnxError::UnsupportedType(format!("tensor `{name}`: {m}")),
+        OnnxError::UnsupportedType(m) => {
+            OnnxError::UnsupportedType(format!("tensor `{name}`: {m}"))
+        }
         e => e,
     })?;
     let mut shape = Vec::with_capacity(t.dims.len());

@@ -89,7 +89,8 @@ fn parse_args() -> Result<Options, String> {
             "--filter" => o.filter = Some(val("--filter")?),
             "--timeout" => {
                 let s = val("--timeout")?;
-                o.timeout = Duration::from_secs_f64(s.parse().map_err(|_| format!("bad --timeout {s}"))?);
+                o.timeout =
+                    Duration::from_secs_f64(s.parse().map_err(|_| format!("bad --timeout {s}"))?);
             }
             "--max-elems" => {
                 let s = val("--max-elems")?;
@@ -148,8 +149,7 @@ fn case_info(bytes: &[u8]) -> CaseInfo {
     fn all_default(g: &proto::GraphProto) -> bool {
         g.node.iter().all(|n| {
             matches!(n.domain.as_deref(), None | Some("") | Some("ai.onnx"))
-                && n
-                    .attribute
+                && n.attribute
                     .iter()
                     .flat_map(|a| a.g.iter().chain(a.graphs.iter()))
                     .all(all_default)
@@ -228,15 +228,21 @@ fn compare(k: usize, got: &Tensor, want: &Tensor) -> Result<(), String> {
 fn freezable(model: &proto::ModelProto) -> Vec<(usize, String)> {
     use proto::tensor_proto::DataType as D;
     let Some(g) = &model.graph else { return vec![] };
-    let inits: Vec<&str> = g.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
+    let inits: Vec<&str> = g
+        .initializer
+        .iter()
+        .filter_map(|t| t.name.as_deref())
+        .collect();
     g.input
         .iter()
         .filter(|vi| !inits.contains(&vi.name.as_deref().unwrap_or("")))
         .enumerate()
         .filter_map(|(k, vi)| match vi.r#type.as_ref()?.value.as_ref()? {
             proto::type_proto::Value::TensorType(t)
-                if matches!(t.elem_type.and_then(|c| D::try_from(c).ok()), Some(D::Int64 | D::Int32))
-                    && t.shape.as_ref().is_some_and(|s| s.dim.len() <= 1) =>
+                if matches!(
+                    t.elem_type.and_then(|c| D::try_from(c).ok()),
+                    Some(D::Int64 | D::Int32)
+                ) && t.shape.as_ref().is_some_and(|s| s.dim.len() <= 1) =>
             {
                 Some((k, vi.name.clone().unwrap_or_default()))
             }
@@ -320,11 +326,22 @@ fn run_case(dir: &Path, max_elems: usize) -> (Status, Vec<String>) {
                     Err(e) if e.is_unsupported() => {
                         return (Status::Unsupported(e.to_string()), frozen)
                     }
-                    Err(e) => return (Status::Fail(format!("import (inputs frozen): {e}")), frozen),
+                    Err(e) => {
+                        return (Status::Fail(format!("import (inputs frozen): {e}")), frozen)
+                    }
                 }
             }
         };
-        let fail = |s: String| (Status::Fail(s), if first.is_ok() { vec![] } else { frozen.clone() });
+        let fail = |s: String| {
+            (
+                Status::Fail(s),
+                if first.is_ok() {
+                    vec![]
+                } else {
+                    frozen.clone()
+                },
+            )
+        };
         if inputs.len() != graph.inputs().len() {
             return fail(format!(
                 "the data set has {} inputs, the imported graph {}",
@@ -337,7 +354,11 @@ fn run_case(dir: &Path, max_elems: usize) -> (Status, Vec<String>) {
             Err(e) => return fail(format!("run: {e}")),
         };
         if outs.len() != expected.len() {
-            return fail(format!("{} outputs, expected {}", outs.len(), expected.len()));
+            return fail(format!(
+                "{} outputs, expected {}",
+                outs.len(),
+                expected.len()
+            ));
         }
         for (k, (g, w)) in outs.iter().zip(&expected).enumerate() {
             if let Err(e) = compare(k, g, w) {
@@ -373,7 +394,10 @@ fn guarded(dir: &Path, o: &Options) -> (Status, Vec<String>) {
             let _ = tx.send(st);
         });
     if let Err(e) = spawned {
-        return (Status::Skipped(format!("cannot spawn a thread: {e}")), vec![]);
+        return (
+            Status::Skipped(format!("cannot spawn a thread: {e}")),
+            vec![],
+        );
     }
     match rx.recv_timeout(o.timeout) {
         Ok(s) => s,
@@ -470,7 +494,11 @@ fn main() {
     let mut report = vec![];
     let mut frozen_pass = 0usize;
     for dir in &cases {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
         let info = std::fs::read(dir.join("model.onnx"))
             .map(|b| case_info(&b))
             .unwrap_or(CaseInfo {
@@ -497,7 +525,10 @@ fn main() {
         report.push(json!({"case": name, "status": st.key(), "reason": st.reason(),
             "core": info.core, "ops": info.ops, "frozen_inputs": frozen, "ms": t0.elapsed().as_millis() as u64}));
     }
-    println!("\n{:<32} {:>5} {:>5} {:>5} {:>5} {:>5}", "op", "pass", "fail", "unsup", "panic", "other");
+    println!(
+        "\n{:<32} {:>5} {:>5} {:>5} {:>5} {:>5}",
+        "op", "pass", "fail", "unsup", "panic", "other"
+    );
     for (op, c) in &per_op {
         println!(
             "{op:<32} {:>5} {:>5} {:>5} {:>5} {:>5}",
@@ -518,7 +549,11 @@ fn main() {
     line("total", &all);
     line("core ", &core);
     println!("{frozen_pass} passing case(s) needed shape-like inputs frozen to their test values");
-    println!("backend {} in {:.1}s", o.backend, started.elapsed().as_secs_f64());
+    println!(
+        "backend {} in {:.1}s",
+        o.backend,
+        started.elapsed().as_secs_f64()
+    );
     if let Some(p) = &o.json {
         let doc = json!({
             "suite": o.suite.display().to_string(), "backend": o.backend,

@@ -70,9 +70,9 @@ fn if_op(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let (then_ir, caps) = cx
         .imp
         .convert_subgraph(then_g, &format!("{label}.then"), &[], &names)?;
-    let (else_ir, caps2) = cx
-        .imp
-        .convert_subgraph(else_g, &format!("{label}.else"), &[], &names)?;
+    let (else_ir, caps2) =
+        cx.imp
+            .convert_subgraph(else_g, &format!("{label}.else"), &[], &names)?;
     debug_assert_eq!(caps, caps2, "same names give the same captures");
     let mut ins = vec![cond];
     ins.extend(caps);

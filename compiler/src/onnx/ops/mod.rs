@@ -128,9 +128,11 @@ impl Cx<'_, '_> {
     pub fn dtype(&self, code: i64) -> Result<DType, OnnxError> {
         let code = i32::try_from(code).map_err(|_| self.err(format!("bad element type {code}")))?;
         crate::onnx::tensor::dtype_of(code).map_err(|e| match e {
-            OnnxError::UnsupportedType(m) => {
-                OnnxError::UnsupportedType(format!("node `{}` ({}): {m}", self.label, self.op_type()))
-            }
+            OnnxError::UnsupportedType(m) => OnnxError::UnsupportedType(format!(
+                "node `{}` ({}): {m}",
+                self.label,
+                self.op_type()
+            )),
             e => e,
         })
     }
@@ -260,9 +262,6 @@ pub(crate) fn op_from(
     name: &str,
     attrs: Vec<(&str, ingot_ir::AttrValue)>,
 ) -> Result<Op, OnnxError> {
-    let m = attrs
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let m = attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     Op::from_parts(name, m).map_err(|e| cx.err(e))
 }

@@ -18,10 +18,18 @@ pub(super) fn converter(op_type: &str) -> Option<super::Convert> {
         "Einsum" => einsum,
         "MaxPool" | "AveragePool" | "LpPool" => pool,
         "GlobalAveragePool" | "GlobalMaxPool" | "GlobalLpPool" => global_pool,
-        "BatchNormalization" | "InstanceNormalization" | "LayerNormalization"
-        | "GroupNormalization" | "RMSNormalization" | "LpNormalization"
-        | "MeanVarianceNormalization" | "LRN" => norm,
-        "QuantizeLinear" | "DequantizeLinear" | "DynamicQuantizeLinear" | "MatMulInteger"
+        "BatchNormalization"
+        | "InstanceNormalization"
+        | "LayerNormalization"
+        | "GroupNormalization"
+        | "RMSNormalization"
+        | "LpNormalization"
+        | "MeanVarianceNormalization"
+        | "LRN" => norm,
+        "QuantizeLinear"
+        | "DequantizeLinear"
+        | "DynamicQuantizeLinear"
+        | "MatMulInteger"
         | "QLinearMatMul" => quant,
         _ => return None,
     })
@@ -240,9 +248,7 @@ fn norm(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
             p: cx.a(at.int("p", 2))?,
         },
         "MeanVarianceNormalization" => Op::MeanVarianceNorm {
-            axes: cx
-                .a(at.ints_opt("axes"))?
-                .unwrap_or_else(|| vec![0, 2, 3]),
+            axes: cx.a(at.ints_opt("axes"))?.unwrap_or_else(|| vec![0, 2, 3]),
         },
         _ => Op::Lrn {
             alpha: cx.a(at.float("alpha", 1e-4))?,
@@ -258,7 +264,12 @@ fn norm(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
 
 /// LayerNormalization's optional Mean and InvStdDev outputs (f32, the
 /// default `stash_type`), over axes `axis..rank`, keeping dims.
-fn layer_norm_stats(cx: &mut Cx, x: Value, axis: i64, eps: f32) -> Result<(Value, Value), OnnxError> {
+fn layer_norm_stats(
+    cx: &mut Cx,
+    x: Value,
+    axis: i64,
+    eps: f32,
+) -> Result<(Value, Value), OnnxError> {
     let stash = cx.a(cx.attrs.int("stash_type", 1))?;
     if stash != 1 {
         return Err(cx.unsupported(format!("stash_type {stash}")));
@@ -286,7 +297,13 @@ fn layer_norm_stats(cx: &mut Cx, x: Value, axis: i64, eps: f32) -> Result<(Value
     )?;
     let d = cx.add1(Op::Sub, &[xs, mean])?;
     let d2 = cx.add1(Op::Mul, &[d, d])?;
-    let var = cx.add1(Op::ReduceMean { axes, keepdims: true }, &[d2])?;
+    let var = cx.add1(
+        Op::ReduceMean {
+            axes,
+            keepdims: true,
+        },
+        &[d2],
+    )?;
     let e = cx.const_scalar(DType::F32, f64::from(eps))?;
     let ve = cx.add1(Op::Add, &[var, e])?;
     let sd = cx.add1(Op::Sqrt, &[ve])?;
@@ -313,14 +330,18 @@ fn group_to_channel(cx: &mut Cx, ins: &[Value], groups: i64) -> Result<Vec<Value
             .konst(v)
             .ok_or_else(|| cx.err("opset-18 GroupNormalization needs constant scale/bias"))?;
         if t.numel() as i64 != groups {
-            return Err(cx.err(format!("scale/bias have {} entries, not {groups}", t.numel())));
+            return Err(cx.err(format!(
+                "scale/bias have {} entries, not {groups}",
+                t.numel()
+            )));
         }
         let vals = t.to_f64s();
         let rep: Vec<f64> = vals
             .iter()
             .flat_map(|&x| std::iter::repeat_n(x, (c / groups) as usize))
             .collect();
-        let nt = Tensor::from_f64s(t.dtype(), &[c as usize], &rep).map_err(|e| cx.err(e.to_string()))?;
+        let nt =
+            Tensor::from_f64s(t.dtype(), &[c as usize], &rep).map_err(|e| cx.err(e.to_string()))?;
         out.push(cx.constant(nt));
     }
     Ok(out)
@@ -342,9 +363,10 @@ fn quant_operands(cx: &mut Cx, required: &[bool]) -> Result<Vec<Value>, OnnxErro
             None if req => return Err(cx.err(format!("input {i} is required"))),
             None => {
                 // ConvInteger/MatMulInteger: zero point i pairs with data input i-2.
-                let data = out.get(i.saturating_sub(2)).copied().ok_or_else(|| {
-                    cx.err(format!("cannot fill missing input {i}"))
-                })?;
+                let data = out
+                    .get(i.saturating_sub(2))
+                    .copied()
+                    .ok_or_else(|| cx.err(format!("cannot fill missing input {i}")))?;
                 let dt = cx.ty(data).dtype;
                 out.push(cx.const_scalar(dt, 0.0)?);
             }

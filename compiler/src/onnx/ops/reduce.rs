@@ -96,7 +96,13 @@ fn softmax(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     if axis == rank - 1 || rank == 0 {
         return cx.add(make(&name, -1), &[x]);
     }
-    let shape = cx.add1(Op::Shape { start: 0, end: None }, &[x])?;
+    let shape = cx.add1(
+        Op::Shape {
+            start: 0,
+            end: None,
+        },
+        &[x],
+    )?;
     let flat = cx.add1(Op::Flatten { axis }, &[x])?;
     let y = cx.add1(make(&name, 1), &[flat])?;
     Ok(vec![cx.add1(Op::Reshape { allowzero: false }, &[y, shape])?])

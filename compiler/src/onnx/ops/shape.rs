@@ -29,8 +29,9 @@ pub(super) fn converter(op_type: &str) -> Option<super::Convert> {
             cx.add(Op::Concat { axis }, &ins)
         },
         "Split" => split,
-        "Gather" | "GatherElements" | "GatherND" | "Scatter" | "ScatterElements"
-        | "ScatterND" => gather_scatter,
+        "Gather" | "GatherElements" | "GatherND" | "Scatter" | "ScatterElements" | "ScatterND" => {
+            gather_scatter
+        }
         "Pad" => pad,
         "Resize" | "Upsample" => resize,
         "Shape" => |cx| {
@@ -99,7 +100,13 @@ fn identity(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
             return Err(cx.unsupported("training mode"));
         }
         if cx.wants_output(1) {
-            let shape = cx.add1(Op::Shape { start: 0, end: None }, &[x])?;
+            let shape = cx.add1(
+                Op::Shape {
+                    start: 0,
+                    end: None,
+                },
+                &[x],
+            )?;
             let one = Tensor::from_bools(&[1], &[true]).expect("one element");
             let mask = cx.add1(Op::ConstantOfShape { value: one }, &[shape])?;
             return Ok(vec![x, mask]);
@@ -183,9 +190,7 @@ fn split(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
             if cx.a(cx.attrs.int_opt("num_outputs"))?.is_none() && d % n != 0 {
                 return Err(cx.err(format!("{d} does not split evenly into {n}")));
             }
-            (0..n)
-                .map(|i| (d - i * chunk).clamp(0, chunk))
-                .collect()
+            (0..n).map(|i| (d - i * chunk).clamp(0, chunk)).collect()
         }
     };
     cx.add(Op::Split { axis, splits }, &[x])
@@ -317,7 +322,10 @@ fn resize(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
             "extrapolation_value",
             AttrValue::Float(cx.a(at.float("extrapolation_value", 0.0))?),
         ),
-        ("antialias", AttrValue::Bool(cx.a(at.bool("antialias", false))?)),
+        (
+            "antialias",
+            AttrValue::Bool(cx.a(at.bool("antialias", false))?),
+        ),
         (
             "keep_aspect_ratio_policy",
             AttrValue::Str(cx.a(at.string("keep_aspect_ratio_policy", "stretch"))?),
@@ -380,12 +388,18 @@ fn slice(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
             ins.extend(s);
         }
         (None, Some(s)) => {
-            let n = cx.ty(starts).shape.first().and_then(|d| d.as_known()).ok_or_else(|| {
-                cx.err("Slice with steps but no axes needs a static number of starts")
-            })?;
+            let n = cx
+                .ty(starts)
+                .shape
+                .first()
+                .and_then(|d| d.as_known())
+                .ok_or_else(|| {
+                    cx.err("Slice with steps but no axes needs a static number of starts")
+                })?;
             let dt = cx.ty(starts).dtype;
             let axes: Vec<i64> = (0..n).collect();
-            let t = Tensor::from_i64s(dt, &[axes.len()], &axes).map_err(|e| cx.err(e.to_string()))?;
+            let t =
+                Tensor::from_i64s(dt, &[axes.len()], &axes).map_err(|e| cx.err(e.to_string()))?;
             ins.push(cx.constant(t));
             ins.push(s);
         }
