@@ -51,7 +51,7 @@ fn tiny_mlp_imports_and_runs() {
     assert_eq!(g.name_of(g.inputs()[0]), Some("x"));
     assert_eq!(g.ty(g.inputs()[0]).to_string(), "f32[batch,4]");
     let x = Tensor::from_vec(&[2, 4], vec![1.0f32, 0.0, -1.0, 2.0, 0.5, 0.5, 0.5, 0.5]).unwrap();
-    let y = ingot_ir::interp::run(&g, &[x.clone()]).unwrap();
+    let y = ingot_ir::interp::run(&g, std::slice::from_ref(&x)).unwrap();
     let w: Vec<f32> = (0..12).map(|i| i as f32 / 10.0 - 0.5).collect();
     let b = [0.1f32, -0.2, 0.3];
     let xs = x.as_slice::<f32>().unwrap();

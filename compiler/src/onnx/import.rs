@@ -84,9 +84,7 @@ fn scan_unsupported(g: &GraphProto, opsets: &BTreeMap<String, i64>) -> Result<()
             let opset = opsets.get(&domain).copied().unwrap_or(0);
             let reason = if !domain.is_empty() {
                 Some(None)
-            } else if !(MIN_OPSET..=MAX_OPSET).contains(&opset)
-                && !(opset >= 1 && opset < MIN_OPSET && ops::stable_since_opset_1(&op_type))
-            {
+            } else if !opset_ok(opset, &op_type) {
                 Some(Some(format!(
                     "opsets {MIN_OPSET} to {MAX_OPSET} are supported"
                 )))
@@ -120,6 +118,12 @@ fn scan_unsupported(g: &GraphProto, opsets: &BTreeMap<String, i64>) -> Result<()
     } else {
         Err(OnnxError::Unsupported(found.into_values().collect()))
     }
+}
+
+/// Opsets 7..=MAX; older ones only for ops defined the same way since 1.
+fn opset_ok(opset: i64, op_type: &str) -> bool {
+    (MIN_OPSET..=MAX_OPSET).contains(&opset)
+        || ((1..MIN_OPSET).contains(&opset) && ops::stable_since_opset_1(op_type))
 }
 
 /// A node's name for diagnostics (`#index` when unnamed).

@@ -352,7 +352,7 @@ fn group_to_channel(cx: &mut Cx, ins: &[Value], groups: i64) -> Result<Vec<Value
 /// filled with a scalar zero of the matching data operand's dtype.
 fn quant_operands(cx: &mut Cx, required: &[bool]) -> Result<Vec<Value>, OnnxError> {
     let n = cx.n_inputs().min(required.len());
-    let last = (0..n).rev().find(|&i| cx.node.input[i] != "");
+    let last = (0..n).rev().find(|&i| !cx.node.input[i].is_empty());
     let mut out = vec![];
     let Some(last) = last else {
         return Ok(out);
