@@ -13,6 +13,7 @@
 
 mod control;
 mod elementwise;
+mod loss;
 mod nn;
 mod reduce;
 mod shape;
@@ -33,6 +34,7 @@ pub(crate) fn converter(op_type: &str) -> Option<Convert> {
         .or_else(|| reduce::converter(op_type))
         .or_else(|| shape::converter(op_type))
         .or_else(|| control::converter(op_type))
+        .or_else(|| loss::converter(op_type))
 }
 
 /// Ops whose opset-1..6 definitions mean what the newest do (so models that
