@@ -95,14 +95,32 @@ def const_if():
         helper.make_node("If", ["c"], ["picked"], name="if_runtime",
                          then_branch=branch("then_b", [5.0, 6.0]),
                          else_branch=branch("else_b", [7.0, 8.0])),
+        # Nested If whose inner branch returns the outer input `x`: both `c`
+        # and `x` are captured through two levels of subgraphs.
+        helper.make_node("If", ["c"], ["captured"], name="if_capture",
+                         then_branch=helper.make_graph(
+                             [helper.make_node(
+                                 "If", ["c"], ["inner_out"], name="if_inner",
+                                 then_branch=helper.make_graph(
+                                     [helper.make_node("Identity", ["x"], ["x_copy"], name="id")],
+                                     "inner_then", [],
+                                     [helper.make_tensor_value_info("x_copy", TensorProto.FLOAT, [2])]),
+                                 else_branch=branch("inner_else", [0.0, 0.0]))],
+                             "outer_then", [],
+                             [helper.make_tensor_value_info("inner_out", TensorProto.FLOAT, [2])]),
+                         else_branch=branch("else_c", [9.0, 9.0])),
     ]
     g = helper.make_graph(
         nodes,
         "const_if",
-        [helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+        ],
         [
             helper.make_tensor_value_info("folded", TensorProto.FLOAT, [2]),
             helper.make_tensor_value_info("picked", TensorProto.FLOAT, [2]),
+            helper.make_tensor_value_info("captured", TensorProto.FLOAT, [2]),
         ],
     )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)

@@ -31,12 +31,17 @@ fn constant_if_folds_and_runtime_if_is_compiled() {
         .iter()
         .filter(|&&n| matches!(g.node(n).op, Op::If { .. }))
         .count();
-    assert_eq!(ifs, 1, "the constant-condition If folds, the other stays");
-    for (c, picked) in [(true, [5.0, 6.0]), (false, [7.0, 8.0])] {
+    assert_eq!(ifs, 2, "the constant-condition If folds, the others stay");
+    let x = Tensor::from_vec(&[2], vec![-1.5f32, 2.5]).unwrap();
+    for (c, picked, captured) in [
+        (true, [5.0, 6.0], [-1.5, 2.5]),
+        (false, [7.0, 8.0], [9.0, 9.0]),
+    ] {
         let cond = Tensor::from_bools(&[], &[c]).unwrap();
-        let out = ingot_ir::interp::run(&g, &[cond]).unwrap();
+        let out = ingot_ir::interp::run(&g, &[cond, x.clone()]).unwrap();
         assert_eq!(out[0].to_f64s(), vec![1.0, 2.0]);
         assert_eq!(out[1].to_f64s(), picked.to_vec());
+        assert_eq!(out[2].to_f64s(), captured.to_vec(), "nested capture of x");
     }
     let loc = g.order().iter().find_map(|&n| g.node(n).loc.clone());
     assert!(loc.is_some(), "nodes carry the ONNX node name as loc");
