@@ -52,7 +52,13 @@ fn nll(cx: &mut Cx, x: Value) -> Result<Value, OnnxError> {
         Some(wv) => cx.add1(Op::Gather { axis: 0 }, &[wv, t_safe])?,
         None => {
             let one = cx.const_scalar(dt, 1.0)?;
-            let shape = cx.add1(Op::Shape { start: 0, end: None }, &[t])?;
+            let shape = cx.add1(
+                Op::Shape {
+                    start: 0,
+                    end: None,
+                },
+                &[t],
+            )?;
             cx.add1(Op::Expand, &[one, shape])?
         }
     };
