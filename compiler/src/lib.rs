@@ -4,3 +4,5 @@
 //! Today it drives the IR: parse, verify, print and interpret text-format graphs.
 
 pub use ingot_ir as ir;
+
+pub mod onnx;
