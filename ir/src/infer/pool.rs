@@ -87,7 +87,9 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
                 check_p(op, *p)?;
             }
             if x.rank() < 2 {
-                return Err(err(format!("input {x} must have rank >= 2 (N, C, spatial...)")));
+                return Err(err(format!(
+                    "input {x} must have rank >= 2 (N, C, spatial...)"
+                )));
             }
             let mut shape = x.shape[..2].to_vec();
             shape.resize(x.rank(), Dim::Known(1));
@@ -144,12 +146,23 @@ mod tests {
 
     #[test]
     fn max_pool_has_values_and_indices() {
-        let r = run(&max_pool(&[2, 2], &[2, 2], &[], false, AutoPad::NotSet), f32s(&[0, 3, 5, 4])).unwrap();
+        let r = run(
+            &max_pool(&[2, 2], &[2, 2], &[], false, AutoPad::NotSet),
+            f32s(&[0, 3, 5, 4]),
+        )
+        .unwrap();
         assert_eq!(r[0], f32s(&[0, 3, 2, 2]));
         assert_eq!(r[1], TensorType::fixed(DType::I64, &[0, 3, 2, 2]));
-        let r = run(&max_pool(&[2], &[2], &[], false, AutoPad::NotSet), TensorType::fixed(DType::U8, &[1, 1, 4]));
+        let r = run(
+            &max_pool(&[2], &[2], &[], false, AutoPad::NotSet),
+            TensorType::fixed(DType::U8, &[1, 1, 4]),
+        );
         assert_eq!(r.unwrap()[0].dtype, DType::U8);
-        assert!(run(&max_pool(&[2], &[], &[], false, AutoPad::NotSet), TensorType::fixed(DType::I32, &[1, 1, 4])).is_err());
+        assert!(run(
+            &max_pool(&[2], &[], &[], false, AutoPad::NotSet),
+            TensorType::fixed(DType::I32, &[1, 1, 4])
+        )
+        .is_err());
     }
 
     #[test]
@@ -166,7 +179,10 @@ mod tests {
         // Symbolic: k 3, s 2, pads (1,1) never needs the correction.
         let x = TensorType::new(DType::F32, [1.into(), 1.into(), Dim::var("h")]);
         let op = max_pool(&[3], &[2], &[1, 1], true, AutoPad::NotSet);
-        let want = Dim::var("h").sub(&1.into()).ceil_div(&2.into()).add(&1.into());
+        let want = Dim::var("h")
+            .sub(&1.into())
+            .ceil_div(&2.into())
+            .add(&1.into());
         assert_eq!(run(&op, x.clone()).unwrap()[0].shape[2], want);
         // k 1, s 2, pads (0,1) might: unknown.
         let op = max_pool(&[1], &[2], &[0, 1], true, AutoPad::NotSet);
@@ -175,11 +191,23 @@ mod tests {
 
     #[test]
     fn pool_errors_name_shapes() {
-        let e = run(&max_pool(&[3, 3], &[], &[], false, AutoPad::NotSet), f32s(&[1, 1, 2, 5])).unwrap_err();
+        let e = run(
+            &max_pool(&[3, 3], &[], &[], false, AutoPad::NotSet),
+            f32s(&[1, 1, 2, 5]),
+        )
+        .unwrap_err();
         assert!(e.contains("[1,1,2,5]") && e.contains("[3, 3]"), "{e}");
-        let e = run(&max_pool(&[3], &[], &[], false, AutoPad::NotSet), f32s(&[1, 1, 2, 5])).unwrap_err();
+        let e = run(
+            &max_pool(&[3], &[], &[], false, AutoPad::NotSet),
+            f32s(&[1, 1, 2, 5]),
+        )
+        .unwrap_err();
         assert!(e.contains("one entry per spatial axis"), "{e}");
-        let e = run(&max_pool(&[1], &[], &[], false, AutoPad::NotSet), f32s(&[1, 5])).unwrap_err();
+        let e = run(
+            &max_pool(&[1], &[], &[], false, AutoPad::NotSet),
+            f32s(&[1, 5]),
+        )
+        .unwrap_err();
         assert!(e.contains("rank >= 3"), "{e}");
         let lp = Op::LpPool {
             kernel_shape: vec![2],
@@ -198,7 +226,10 @@ mod tests {
         let x = TensorType::new(DType::F16, [Dim::var("n"), 8.into(), 7.into(), 7.into()]);
         let r = run(&Op::GlobalAveragePool, x).unwrap();
         assert_eq!(r[0].to_string(), "f16[n,8,1,1]");
-        assert_eq!(run(&Op::GlobalMaxPool, f32s(&[2, 3])).unwrap()[0], f32s(&[2, 3]));
+        assert_eq!(
+            run(&Op::GlobalMaxPool, f32s(&[2, 3])).unwrap()[0],
+            f32s(&[2, 3])
+        );
         assert!(run(&Op::GlobalMaxPool, f32s(&[3])).is_err());
     }
 }

@@ -64,13 +64,13 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
-    /// Static `(out, pad_begin)` per axis (for the interpreter).
-    pub(crate) fn static_axes(&self) -> Result<Vec<(usize, i64)>, String> {
+    /// Static `(out, pad_begin, pad_end)` per axis (for the interpreter).
+    pub(crate) fn static_axes(&self) -> Result<Vec<(usize, i64, i64)>, String> {
         self.axes
             .iter()
             .enumerate()
             .map(|(i, a)| match (a.out.as_known(), a.pads) {
-                (Some(o), Some((pb, _))) if o >= 0 => Ok((o as usize, pb)),
+                (Some(o), Some((pb, pe))) if o >= 0 => Ok((o as usize, pb, pe)),
                 _ => Err(format!(
                     "spatial axis {i}: output size {} is not a static size",
                     a.out
@@ -473,14 +473,7 @@ pub(crate) fn pool_geometry(x: &[Dim], a: PoolAttrs) -> Result<Geometry, String>
             ShapeDisplay(x)
         ));
     }
-    let window = Window::new(
-        n,
-        a.strides,
-        a.pads,
-        a.dilations,
-        a.auto_pad,
-        a.ceil_mode,
-    )?;
+    let window = Window::new(n, a.strides, a.pads, a.dilations, a.auto_pad, a.ceil_mode)?;
     let kernel: Vec<Dim> = a.kernel_shape.iter().map(|&k| known(k)).collect();
     let axes = window.forward(&x[2..], &kernel).map_err(|e| {
         format!(

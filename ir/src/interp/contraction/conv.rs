@@ -112,8 +112,13 @@ type Static = (Vec<usize>, Vec<i64>, Vec<i64>, Vec<i64>);
 fn static_geometry(g: &Geometry) -> Result<Static, String> {
     let shape = sizes(&g.shape)?;
     checked_numel(&shape)?;
-    let pb = g.static_axes()?.into_iter().map(|(_, p)| p).collect();
-    Ok((shape, g.window.strides.clone(), g.window.dilations.clone(), pb))
+    let pb = g.static_axes()?.into_iter().map(|(_, p, _)| p).collect();
+    Ok((
+        shape,
+        g.window.strides.clone(),
+        g.window.dilations.clone(),
+        pb,
+    ))
 }
 
 /// Forward convolution; returns the result shape and values.
@@ -242,10 +247,14 @@ mod tests {
         let w = t(&[2, 3, 1, 1], &[1., 0., -1., 0.5, 0.5, 0.5]);
         let b = t(&[2], &[100., 0.]);
         let y = run(&conv(&[], &[], &[], 1, AutoPad::NotSet), &[&x, &w, &b]).unwrap();
-        let xm = t(&[3, 4], &x.as_slice::<f32>().unwrap().to_vec());
-        let wm = t(&[2, 3], &w.as_slice::<f32>().unwrap().to_vec());
+        let xm = t(&[3, 4], x.as_slice::<f32>().unwrap());
+        let wm = t(&[2, 3], w.as_slice::<f32>().unwrap());
         let mm = run(&Op::MatMul, &[&wm, &xm]).unwrap().to_f64s();
-        let want: Vec<f64> = mm.iter().enumerate().map(|(i, v)| v + if i < 4 { 100. } else { 0. }).collect();
+        let want: Vec<f64> = mm
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + if i < 4 { 100. } else { 0. })
+            .collect();
         assert_eq!(y.shape(), &[1, 2, 2, 2]);
         assert_eq!(y.to_f64s(), want);
     }
@@ -294,7 +303,9 @@ mod tests {
         let e = run(&conv(&[], &[], &[], 1, AutoPad::NotSet), &[&x, &w]).unwrap_err();
         assert!(e.contains("[1,3,5,5]") && e.contains("[4,2,3,3]"), "{e}");
         let xi = Tensor::from_slice(&[1, 1, 1], &[1i32]).unwrap();
-        assert!(run(&conv(&[], &[], &[], 1, AutoPad::NotSet), &[&xi, &xi]).unwrap_err().contains("float"));
+        assert!(run(&conv(&[], &[], &[], 1, AutoPad::NotSet), &[&xi, &xi])
+            .unwrap_err()
+            .contains("float"));
     }
 
     #[test]

@@ -97,7 +97,10 @@ mod tests {
     fn transpose_trace_diagonal() {
         let m = seq(&[2, 3]);
         let r = run("ij->ji", &[&m]).unwrap();
-        assert_eq!((r.shape(), r.to_f64s()), (&[3, 2][..], vec![0., 3., 1., 4., 2., 5.]));
+        assert_eq!(
+            (r.shape(), r.to_f64s()),
+            (&[3, 2][..], vec![0., 3., 1., 4., 2., 5.])
+        );
         // Implicit output of `ji` is `ij`, a transpose too.
         assert_eq!(run("ji", &[&m]).unwrap().shape(), &[3, 2]);
         let sq = seq(&[3, 3]);
@@ -119,11 +122,17 @@ mod tests {
         let x = seq(&[2, 1, 3]);
         let y = Tensor::from_slice(&[4, 3], &[1.0f64; 12]).unwrap();
         let r = run("...i,...i", &[&x, &y]).unwrap();
-        assert_eq!((r.shape(), r.to_f64s()), (&[2, 4][..], vec![3., 3., 3., 3., 12., 12., 12., 12.]));
+        assert_eq!(
+            (r.shape(), r.to_f64s()),
+            (&[2, 4][..], vec![3., 3., 3., 3., 12., 12., 12., 12.])
+        );
         // Outer product of three vectors.
         let v = seq(&[2]);
         let w = Tensor::from_slice(&[2], &[2.0f64, 3.0]).unwrap();
-        assert_eq!(run("i,j,k->ijk", &[&w, &v, &w]).unwrap().to_f64s(), vec![0., 0., 4., 6., 0., 0., 6., 9.]);
+        assert_eq!(
+            run("i,j,k->ijk", &[&w, &v, &w]).unwrap().to_f64s(),
+            vec![0., 0., 4., 6., 0., 0., 6., 9.]
+        );
     }
 
     #[test]
@@ -134,7 +143,9 @@ mod tests {
         let e = Tensor::zeros(crate::DType::F64, &[0, 3]).unwrap();
         assert_eq!(run("ij->j", &[&e]).unwrap().to_f64s(), vec![0., 0., 0.]);
         let m = seq(&[2, 3]);
-        assert!(run("ij,ij", &[&m, &seq(&[3, 2])]).unwrap_err().contains("label `i`"));
+        assert!(run("ij,ij", &[&m, &seq(&[3, 2])])
+            .unwrap_err()
+            .contains("label `i`"));
         assert!(run("ij", &[&m, &m]).is_err());
     }
 }

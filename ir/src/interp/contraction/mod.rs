@@ -16,8 +16,14 @@
 
 pub(crate) mod conv;
 mod einsum;
+// The window geometry and einsum rules are shared with shape inference, but
+// `infer::contraction` is private to `infer`, so the same files are compiled
+// here a second time. Once `infer/mod.rs` declares `pub(crate) mod
+// contraction;`, these become `pub(crate) use crate::infer::contraction::{..};`.
+#[allow(clippy::duplicate_mod)]
 #[path = "../../infer/contraction/einsum_eq.rs"]
 pub(crate) mod einsum_eq;
+#[allow(clippy::duplicate_mod)]
 #[path = "../../infer/contraction/window.rs"]
 pub(crate) mod window;
 
@@ -182,12 +188,22 @@ fn matmul<T: Num>(dt: DType, a: &Tensor, b: &Tensor) -> Result<Tensor, String> {
         return Err(format!("operands {sa:?} and {sb:?} must have rank >= 1"));
     }
     // Promote 1-D operands to matrices.
-    let a2: Vec<usize> = if sa.len() == 1 { vec![1, sa[0]] } else { sa.to_vec() };
-    let b2: Vec<usize> = if sb.len() == 1 { vec![sb[0], 1] } else { sb.to_vec() };
+    let a2: Vec<usize> = if sa.len() == 1 {
+        vec![1, sa[0]]
+    } else {
+        sa.to_vec()
+    };
+    let b2: Vec<usize> = if sb.len() == 1 {
+        vec![sb[0], 1]
+    } else {
+        sb.to_vec()
+    };
     let (ra, rb) = (a2.len(), b2.len());
     let (m, k, k2, n) = (a2[ra - 2], a2[ra - 1], b2[rb - 2], b2[rb - 1]);
     if k != k2 {
-        return Err(format!("inner dims differ: {sa:?} and {sb:?} ({k} vs {k2})"));
+        return Err(format!(
+            "inner dims differ: {sa:?} and {sb:?} ({k} vs {k2})"
+        ));
     }
     let (ba, bb) = (&a2[..ra - 2], &b2[..rb - 2]);
     let batch = broadcast_shape(ba, bb).map_err(|e| format!("batch dims: {e}"))?;
@@ -247,7 +263,9 @@ fn gemm<T: Num>(
                     .zip(&shape[2 - sc.len()..])
                     .all(|(&x, &y)| x == 1 || x == y);
             if !ok {
-                return Err(format!("c {sc:?} does not broadcast to the result {shape:?}"));
+                return Err(format!(
+                    "c {sc:?} does not broadcast to the result {shape:?}"
+                ));
             }
             Some((T::read(c), broadcast_map(&shape, sc)))
         }
@@ -297,10 +315,18 @@ mod tests {
         let r = run(&Op::MatMul, &[&mt, &a]).unwrap();
         assert_eq!((r.shape(), r.to_f64s()), (&[2][..], vec![22.0, 28.0]));
         // 1-D against a batch: [3] @ [2,3,2] -> [2,2].
-        let bm = f32t(&[2, 3, 2], &[1., 2., 3., 4., 5., 6., 0., 1., 0., 1., 0., 1.]);
+        let bm = f32t(
+            &[2, 3, 2],
+            &[1., 2., 3., 4., 5., 6., 0., 1., 0., 1., 0., 1.],
+        );
         let r = run(&Op::MatMul, &[&a, &bm]).unwrap();
-        assert_eq!((r.shape(), r.to_f64s()), (&[2, 2][..], vec![22., 28., 0., 6.]));
-        assert!(run(&Op::MatMul, &[&a, &mt]).unwrap_err().contains("inner dims"));
+        assert_eq!(
+            (r.shape(), r.to_f64s()),
+            (&[2, 2][..], vec![22., 28., 0., 6.])
+        );
+        assert!(run(&Op::MatMul, &[&a, &mt])
+            .unwrap_err()
+            .contains("inner dims"));
     }
 
     #[test]
@@ -342,7 +368,14 @@ mod tests {
         let e = run(&g(1.0, 1.0, true, true), &[&a, &b, &bad]).unwrap_err();
         assert!(e.contains("does not broadcast"), "{e}");
         let ai = Tensor::from_slice(&[1, 1], &[3i32]).unwrap();
-        assert_eq!(run(&g(2.0, 1.0, false, false), &[&ai, &ai]).unwrap().to_i64s(), vec![18]);
-        assert!(run(&g(0.5, 1.0, false, false), &[&ai, &ai]).unwrap_err().contains("alpha"));
+        assert_eq!(
+            run(&g(2.0, 1.0, false, false), &[&ai, &ai])
+                .unwrap()
+                .to_i64s(),
+            vec![18]
+        );
+        assert!(run(&g(0.5, 1.0, false, false), &[&ai, &ai])
+            .unwrap_err()
+            .contains("alpha"));
     }
 }
