@@ -259,7 +259,12 @@ fn pool(
     let total = checked_numel(shape)?;
     let in_n: usize = g.in_sp.iter().product();
     let out_n: usize = g.out_sp.iter().product();
-    let k_n: usize = g.kernel.iter().product();
+    // kernel_shape is an attribute: its product is not bounded by any tensor.
+    let k_n = g
+        .kernel
+        .iter()
+        .try_fold(1usize, |a, &k| a.checked_mul(k))
+        .ok_or_else(|| format!("kernel_shape {:?} is too large", g.kernel))?;
     let n_ax = g.in_sp.len();
     let row = super::strides(g.in_sp);
     // Column-major strides over the spatial axes (MaxPool storage_order=1).

@@ -19,8 +19,6 @@
 //! Guarantees: every label id of the plan occurs in some operand, and the
 //! output never repeats a label.
 
-#![allow(dead_code)]
-
 use crate::dim::Dim;
 use crate::types::ShapeDisplay;
 

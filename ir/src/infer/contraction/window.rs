@@ -24,9 +24,6 @@
 //! axis and sizes; pads are reported (`Axis::pads`) whenever the input and
 //! kernel sizes are static, which is always the case in the interpreter.
 
-// Each tree uses a different part of this file.
-#![allow(dead_code)]
-
 use crate::attr::AutoPad;
 use crate::dim::Dim;
 use crate::types::ShapeDisplay;
@@ -54,8 +51,10 @@ pub(crate) struct Axis {
     pub pads: Option<(i64, i64)>,
 }
 
-/// Shape and per-axis geometry of a conv or pool result.
+/// Shape and per-axis geometry of a conv or pool result. Shape inference
+/// reads only `shape`; the interpreter also reads the pads.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub(crate) struct Geometry {
     /// The full result shape `[N, C_out, spatial...]`.
     pub shape: Vec<Dim>,
@@ -63,6 +62,7 @@ pub(crate) struct Geometry {
     pub window: Window,
 }
 
+#[allow(dead_code)]
 impl Geometry {
     /// Static `(out, pad_begin, pad_end)` per axis (for the interpreter).
     pub(crate) fn static_axes(&self) -> Result<Vec<(usize, i64, i64)>, String> {
