@@ -28,10 +28,18 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
             Ok(vec![TensorType::new(dt, shape)])
         }
         Op::Gemm {
-            trans_a, trans_b, ..
+            alpha,
+            beta,
+            trans_a,
+            trans_b,
         } => {
             arity(op, inputs, 2, 3)?;
             let dt = same_dtype(op, inputs, DType::is_numeric, "a numeric type")?;
+            if dt.is_int() && (alpha.fract() != 0.0 || beta.fract() != 0.0) {
+                return Err(err(format!(
+                    "alpha = {alpha} and beta = {beta} must be integers for {dt} operands"
+                )));
+            }
             let c = inputs.get(2).map(|c| c.ty.shape.as_slice());
             let shape = gemm_shape(
                 &inputs[0].ty.shape,
@@ -293,6 +301,15 @@ mod tests {
         .unwrap_err());
         assert!(e.contains("does not broadcast"), "{e}");
         assert!(run(&g(false, false), &[f32s(&[2, 3]), f32s(&[2, 4])]).is_err());
+        let i = TensorType::fixed(DType::I32, &[2, 2]);
+        let half = Op::Gemm {
+            alpha: 0.5,
+            beta: 1.0,
+            trans_a: false,
+            trans_b: false,
+        };
+        assert!(msg(run(&half, &[i.clone(), i.clone()]).unwrap_err()).contains("integers"));
+        assert!(run(&g(false, false), &[i.clone(), i]).is_ok());
     }
 
     #[test]

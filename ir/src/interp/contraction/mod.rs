@@ -137,10 +137,12 @@ fn operands(
     what: &str,
 ) -> Result<DType, String> {
     if inputs.len() < min || inputs.len() > max {
-        return Err(format!(
-            "takes {min} to {max} operands, given {}",
-            inputs.len()
-        ));
+        let want = match (min, max) {
+            (a, b) if a == b => a.to_string(),
+            (a, usize::MAX) => format!("at least {a}"),
+            (a, b) => format!("{a} to {b}"),
+        };
+        return Err(format!("takes {want} operand(s), given {}", inputs.len()));
     }
     let dt = inputs[0].dtype();
     if let Some((i, t)) = inputs.iter().enumerate().find(|(_, t)| t.dtype() != dt) {
