@@ -5,7 +5,7 @@
 //! One file per [`OpGroup`]; this file dispatches and holds the shared
 //! helpers (broadcasting, axis normalization, arity checks).
 
-mod contraction;
+pub(crate) mod contraction;
 mod control;
 mod dims;
 mod elementwise;

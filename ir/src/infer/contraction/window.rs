@@ -54,7 +54,6 @@ pub(crate) struct Axis {
 /// Shape and per-axis geometry of a conv or pool result. Shape inference
 /// reads only `shape`; the interpreter also reads the pads.
 #[derive(Clone, Debug)]
-#[allow(dead_code)]
 pub(crate) struct Geometry {
     /// The full result shape `[N, C_out, spatial...]`.
     pub shape: Vec<Dim>,
@@ -62,7 +61,6 @@ pub(crate) struct Geometry {
     pub window: Window,
 }
 
-#[allow(dead_code)]
 impl Geometry {
     /// Static `(out, pad_begin, pad_end)` per axis (for the interpreter).
     pub(crate) fn static_axes(&self) -> Result<Vec<(usize, i64, i64)>, String> {

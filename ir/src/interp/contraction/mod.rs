@@ -16,16 +16,8 @@
 
 pub(crate) mod conv;
 mod einsum;
-// The window geometry and einsum rules are shared with shape inference, but
-// `infer::contraction` is private to `infer`, so the same files are compiled
-// here a second time. Once `infer/mod.rs` declares `pub(crate) mod
-// contraction;`, these become `pub(crate) use crate::infer::contraction::{..};`.
-#[allow(clippy::duplicate_mod)]
-#[path = "../../infer/contraction/einsum_eq.rs"]
-pub(crate) mod einsum_eq;
-#[allow(clippy::duplicate_mod)]
-#[path = "../../infer/contraction/window.rs"]
-pub(crate) mod window;
+// The window geometry and einsum rules are shared with shape inference.
+pub(crate) use crate::infer::contraction::{einsum_eq, window};
 
 use super::{broadcast_map, broadcast_shape};
 use crate::dim::Dim;
