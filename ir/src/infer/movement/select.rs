@@ -155,11 +155,11 @@ pub(super) fn concat(op: &Op, inputs: &[InferInput], ax: i64) -> Result<TensorTy
         if t.dtype != first.dtype || t.rank() != first.rank() {
             return Err(bad());
         }
-        for k in 0..t.rank() {
-            out[k] = if k == a {
-                out[k].add(&t.shape[k])
+        for (k, (o, d)) in out.iter_mut().zip(&t.shape).enumerate() {
+            *o = if k == a {
+                o.add(d)
             } else {
-                merge(&out[k], &t.shape[k]).ok_or_else(bad)?
+                merge(o, d).ok_or_else(bad)?
             };
         }
     }

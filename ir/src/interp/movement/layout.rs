@@ -45,7 +45,7 @@ pub(super) fn reshape_dims(
         let rest = out
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .filter(|&r| r != 0 && numel % r == 0)
+            .filter(|&r| r != 0 && numel.is_multiple_of(r))
             .ok_or_else(|| format!("cannot infer the -1 in shape {shape:?} for input {input:?}"))?;
         out[k] = numel / rest;
     }

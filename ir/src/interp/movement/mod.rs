@@ -24,6 +24,8 @@ mod shape;
 mod window;
 
 #[cfg(test)]
+mod resize_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::dtype::DType;
