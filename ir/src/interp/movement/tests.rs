@@ -400,6 +400,37 @@ fn depth_space_reverse_sequence() {
         &[&x],
     );
     assert_eq!(vals(&c), [0., 1., 2., 3., 4., 5., 6., 7.]);
+    // numpy reshape/transpose definitions from the ONNX spec, C/b² = 2.
+    let x = ar(&[1, 8, 1, 2]);
+    let dcr = DepthToSpaceMode::Dcr;
+    let d = run1(
+        Op::DepthToSpace {
+            blocksize: 2,
+            mode: dcr,
+        },
+        &[&x],
+    );
+    let want = [
+        0., 4., 1., 5., 8., 12., 9., 13., 2., 6., 3., 7., 10., 14., 11., 15.,
+    ];
+    assert_eq!(vals(&d), want);
+    let crd = DepthToSpaceMode::Crd;
+    let d = run1(
+        Op::DepthToSpace {
+            blocksize: 2,
+            mode: crd,
+        },
+        &[&x],
+    );
+    let want = [
+        0., 2., 1., 3., 4., 6., 5., 7., 8., 10., 9., 11., 12., 14., 13., 15.,
+    ];
+    assert_eq!(vals(&d), want);
+    let s = run1(Op::SpaceToDepth { blocksize: 2 }, &[&ar(&[1, 1, 4, 4])]);
+    let want = [
+        0., 2., 8., 10., 1., 3., 9., 11., 4., 6., 12., 14., 5., 7., 13., 15.,
+    ];
+    assert_eq!(vals(&s), want);
     // space_to_depth inverts DCR depth_to_space.
     let y = ar(&[2, 3, 4, 6]);
     let s = run1(Op::SpaceToDepth { blocksize: 2 }, &[&y]);
