@@ -1,9 +1,0 @@
-//! Result types for the movement ops.
-
-use super::{InferError, InferInput};
-use crate::op::Op;
-use crate::types::TensorType;
-
-pub(crate) fn infer(op: &Op, _inputs: &[InferInput]) -> Result<Vec<TensorType>, InferError> {
-    Err(super::invalid(op, "shape inference not written yet"))
-}
