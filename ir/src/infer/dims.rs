@@ -66,7 +66,7 @@ fn compute(g: &Graph, v: Value, depth: usize, memo: &mut Memo) -> Option<Vec<Dim
 /// The value of a small integer result computed from known operand values.
 pub fn eval_dims(op: &Op, ins: &[InferInput]) -> Option<Vec<Dim>> {
     if op.group() == OpGroup::Movement {
-        return movement_dims(op, ins);
+        return super::movement::eval_dims(op, ins);
     }
     let d = |i: usize| ins.get(i).and_then(|x| x.dims);
     let zip = |f: &dyn Fn(&Dim, &Dim) -> Dim| -> Option<Vec<Dim>> {
@@ -94,14 +94,6 @@ pub fn eval_dims(op: &Op, ins: &[InferInput]) -> Option<Vec<Dim>> {
             (x, y) if x == y => x.clone(),
             _ => Dim::Unknown,
         }),
-        _ => None,
-    }
-}
-
-/// Shape, Gather, Concat, Slice, ... of known vectors (the movement group).
-fn movement_dims(op: &Op, ins: &[InferInput]) -> Option<Vec<Dim>> {
-    match op {
-        Op::Identity => ins.first()?.dims.map(<[Dim]>::to_vec),
         _ => None,
     }
 }

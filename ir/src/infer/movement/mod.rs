@@ -18,8 +18,6 @@
 //! split, gather/scatter family, pad, one_hot, trilu, compress, non_zero,
 //! reverse_sequence, resize), `dims` ([`eval_dims`]).
 
-// Dead until `infer/mod.rs` re-exports `eval_dims` (see below).
-#[allow(dead_code)]
 mod dims;
 mod select;
 mod shapes;
@@ -27,10 +25,9 @@ mod shapes;
 #[cfg(test)]
 mod tests;
 
-// Not yet called inside the crate: `infer/mod.rs` is to re-export it
-// (`pub use movement::eval_dims;`) and call it from `infer_node`.
-#[allow(unused_imports)]
-pub use dims::eval_dims;
+/// Values of movement ops on known integer vectors; called by
+/// `infer::eval_dims` for this group.
+pub(crate) use dims::eval_dims;
 
 use super::{arity, invalid, InferError, InferInput};
 use crate::dim::Dim;
