@@ -1,4 +1,4 @@
-//! Semantics of the quant ops.
+//! Semantics of the quant ops (placeholder while being written).
 
 use crate::op::Op;
 use crate::tensor::Tensor;
