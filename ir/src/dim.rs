@@ -306,6 +306,12 @@ impl From<i64> for Dim {
     }
 }
 
+impl From<i32> for Dim {
+    fn from(v: i32) -> Dim {
+        Dim::Known(v as i64)
+    }
+}
+
 impl From<usize> for Dim {
     fn from(v: usize) -> Dim {
         Dim::Known(v as i64)
