@@ -91,7 +91,7 @@ fn dequantize_and_dynamic() {
     assert!(err(&dq, &[x.clone(), s.clone(), zu]).contains("must be i8"));
     assert!(err(&dq, &[s.clone(), s]).contains("x is f16"));
     let x = t(DType::F32, &[Dim::var("b"), 3.into()]);
-    let r = run(&Op::DynamicQuantizeLinear, &[x.clone()]).unwrap();
+    let r = run(&Op::DynamicQuantizeLinear, std::slice::from_ref(&x)).unwrap();
     assert_eq!(r.len(), 3);
     assert_eq!(r[0], x.with_dtype(DType::U8));
     assert_eq!(r[1], TensorType::scalar(DType::F32));
