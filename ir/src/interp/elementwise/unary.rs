@@ -40,7 +40,11 @@ pub(super) fn eval(op: &Op, x: &Tensor) -> Result<Tensor, String> {
         (Data::I(v), _) => Data::I(v.into_iter().map(int_fn(op)?).collect()),
         (d, _) => return Err(no_semantics(op, &d)),
     };
-    store(x.dtype(), x.shape(), out)
+    let dtype = match op {
+        Op::IsNaN | Op::IsInf { .. } => DType::Bool,
+        _ => x.dtype(),
+    };
+    store(dtype, x.shape(), out)
 }
 
 /// Cast: every conversion is [`store`]'s (see `data.rs`). `saturate` only
@@ -271,6 +275,7 @@ mod tests {
     #[test]
     fn predicates_give_bool() {
         let x = f32s(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1.0]);
+        assert_eq!(run(&Op::IsNaN, &x).dtype(), DType::Bool);
         assert_eq!(
             run(&Op::IsNaN, &x).to_bools(),
             vec![true, false, false, false]
@@ -279,6 +284,7 @@ mod tests {
             detect_negative: n,
             detect_positive: p,
         };
+        assert_eq!(run(&inf(true, true), &x).dtype(), DType::Bool);
         assert_eq!(
             run(&inf(true, true), &x).to_bools(),
             vec![false, true, true, false]
