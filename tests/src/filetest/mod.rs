@@ -401,6 +401,22 @@ fn check_file(
         }
         return;
     }
+    if !verify && !run {
+        // A parse-only test: the text must survive printing and re-parsing.
+        let text = ingot_ir::text::Printer {
+            inline_limit: usize::MAX,
+        }
+        .print(&g);
+        match ingot_ir::text::parse(&text) {
+            Ok(g2) if g2 == g => {}
+            Ok(_) => r.at(
+                hl,
+                format!("printing and re-parsing changes the graph:\n{text}"),
+            ),
+            Err(e) => r.at(hl, format!("the printed graph does not parse: {e}\n{text}")),
+        }
+        return;
+    }
     let verified = check_verify(&g, verify, d, bless, r, edits, hl);
     if run && verified {
         for (i, line) in &d.runs {
