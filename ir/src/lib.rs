@@ -14,6 +14,7 @@ pub mod infer;
 pub mod interp;
 pub mod op;
 pub mod tensor;
+pub mod trace;
 pub mod types;
 
 pub use half;
@@ -26,4 +27,5 @@ pub use infer::{infer, InferError, InferInput};
 pub use interp::InterpError;
 pub use op::{Op, OpGroup};
 pub use tensor::{Elem, Tensor, TensorError};
+pub use trace::{TraceError, Traced, Tracer};
 pub use types::{Shape, TensorType};
