@@ -10,9 +10,14 @@ pub fn parse(src: &str) -> Result<Graph, String> {
     ingot_ir::text::parse(src).map_err(|e| e.to_string())
 }
 
-/// The graph in the text format.
-pub fn print(g: &Graph) -> String {
-    g.to_string()
+/// The graph in the text format; constants larger than the printer's
+/// default limit print by reference (`@w1`) unless `inline_all`.
+pub fn print(g: &Graph, inline_all: bool) -> String {
+    let mut p = ingot_ir::text::Printer::default();
+    if inline_all {
+        p.inline_limit = usize::MAX;
+    }
+    p.print(g)
 }
 
 /// Verify a graph; on failure, the verifier's report of every error.

@@ -52,10 +52,14 @@ enum Cmd {
         show: usize,
     },
     /// Parse a graph and print it back in the canonical text format.
-    #[command(after_help = "Example:\n  ingot print examples/mlp.ir")]
+    #[command(after_help = "Example:\n  ingot print examples/mlp.ir --inline-all")]
     Print {
         /// A text-format IR file.
         file: PathBuf,
+        /// Write every constant's values (by default large ones print as
+        /// `@name` references, and the output does not parse on its own).
+        #[arg(long)]
+        inline_all: bool,
     },
     /// Check a graph's invariants (SSA, schedule order, types against shape
     /// inference) and print every error found.
@@ -136,9 +140,9 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             seed,
             show,
         } => run(&file, &dims, seed, show),
-        Cmd::Print { file } => {
+        Cmd::Print { file, inline_all } => {
             let g = load(&file)?;
-            print!("{}", with_newline(irapi::print(&g)));
+            print!("{}", with_newline(irapi::print(&g, inline_all)));
             Ok(())
         }
         Cmd::Verify { file } => {
