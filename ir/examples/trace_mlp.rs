@@ -61,7 +61,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let outs = interp::run(&g, &[x])?;
     for (v, t) in g.outputs().iter().zip(&outs) {
         let name = g.name_of(*v).unwrap_or("?");
-        println!("%{name}: {}{:?}", t.dtype(), t.shape());
+        println!("%{name}: {}", t.ty());
         let width = t.shape().last().copied().unwrap_or(1).max(1);
         for row in t.as_slice::<f32>()?.chunks(width) {
             let sum: f32 = row.iter().sum();

@@ -283,8 +283,8 @@ impl Tracer {
     /// `concat` of `parts` along `axis`.
     #[track_caller]
     pub fn concat(&self, parts: &[&Traced], axis: i64) -> Result<Traced, TraceError> {
-        let r = emit(&self.b, Op::Concat { axis }, parts, Location::caller())?;
-        Ok(one(r))
+        let at = Location::caller();
+        one(emit(&self.b, Op::Concat { axis }, parts, at)?, "concat", at)
     }
 
     /// Finish the trace: the graph with `outputs` as its outputs.
@@ -334,17 +334,31 @@ impl Traced {
     }
 
     /// Name this value (it prints as `%name` and names the output of a graph).
+    #[track_caller]
     pub fn named(self, name: &str) -> Result<Traced, TraceError> {
-        if let Some(v) = self.v {
-            self.b
-                .borrow_mut()
-                .graph
-                .set_name(v, name)
-                .map_err(TraceError::Name)?;
-            Ok(self)
-        } else {
-            Err(recorded(&self.b))
+        let v = value_of(&self.b, &self, "named", Location::caller())?;
+        self.b
+            .borrow_mut()
+            .graph
+            .set_name(v, name)
+            .map_err(TraceError::Name)?;
+        Ok(self)
+    }
+
+    /// Run `f`, which may add several nodes (constant operands, then the op);
+    /// if it fails, take them out again, so a failed fallible method leaves
+    /// the graph as it was.
+    fn atomic<T>(&self, f: impl FnOnce() -> Result<T, TraceError>) -> Result<T, TraceError> {
+        let mark = self.b.borrow().graph.order().len();
+        let r = f();
+        if r.is_err() {
+            let mut b = self.b.borrow_mut();
+            if !b.finished && b.graph.order().len() > mark {
+                let added = b.graph.order()[mark..].to_vec();
+                b.graph.remove_nodes(&added);
+            }
         }
+        r
     }
 
     /// Emit `op` on `self` and `others`, expecting one result.
@@ -356,7 +370,8 @@ impl Traced {
     ) -> Result<Traced, TraceError> {
         let mut operands = vec![self];
         operands.extend_from_slice(others);
-        Ok(one(emit(&self.b, op, &operands, at)?))
+        let name = op.name();
+        one(emit(&self.b, op, &operands, at)?, name, at)
     }
 
     /// Like [`Traced::op1`] but records a failure and returns a poisoned handle.
@@ -404,9 +419,21 @@ impl Traced {
 }
 
 /// The single result of an op that has one.
-fn one(mut r: Vec<Traced>) -> Traced {
-    debug_assert_eq!(r.len(), 1, "op declared one result");
-    r.swap_remove(0)
+fn one(
+    r: Vec<Traced>,
+    op: &'static str,
+    at: &'static Location<'static>,
+) -> Result<Traced, TraceError> {
+    let n = r.len();
+    let mut it = r.into_iter();
+    match (it.next(), it.next()) {
+        (Some(h), None) => Ok(h),
+        _ => Err(TraceError::Invalid {
+            op,
+            msg: format!("expected one result, inference gave {n}; use `Tracer::apply`"),
+            at,
+        }),
+    }
 }
 
 /// The error recorded in `b` (a poisoned handle always has one).

@@ -177,10 +177,14 @@ impl Traced {
     #[track_caller]
     pub fn reshape<D: Clone + Into<Dim>>(&self, shape: &[D]) -> Result<Traced, TraceError> {
         let at = Location::caller();
-        let ty = self.ty_for("reshape", at)?;
         let target: Vec<Dim> = shape.iter().cloned().map(Into::into).collect();
+        self.atomic(|| self.reshape_to(&target, at))
+    }
+
+    fn reshape_to(&self, target: &[Dim], at: Loc) -> Result<Traced, TraceError> {
+        let ty = self.ty_for("reshape", at)?;
         let (vals, allowzero) =
-            reshape_operand(&ty.shape, &target).map_err(|msg| TraceError::Invalid {
+            reshape_operand(&ty.shape, target).map_err(|msg| TraceError::Invalid {
                 op: "reshape",
                 msg,
                 at,
@@ -192,14 +196,14 @@ impl Traced {
             && got
                 .shape
                 .iter()
-                .zip(&target)
+                .zip(target)
                 .all(|(g, t)| *t == Dim::Known(-1) || *g == Dim::Unknown || g == t);
         if !agrees {
             return Err(TraceError::Invalid {
                 op: "reshape",
                 msg: format!(
                     "reshaping {ty} to {} gives {got}, which does not match the request",
-                    ShapeDisplay(&target)
+                    ShapeDisplay(target)
                 ),
                 at,
             });
@@ -220,16 +224,18 @@ impl Traced {
     ) -> Result<Traced, TraceError> {
         let at = Location::caller();
         self.ty_for("slice", at)?;
-        let mut operands = vec![self.i64s(starts)?, self.i64s(ends)?];
-        if !axes.is_empty() || !steps.is_empty() {
-            let default_axes: Vec<i64> = (0..starts.len() as i64).collect();
-            operands.push(self.i64s(if axes.is_empty() { &default_axes } else { axes })?);
-        }
-        if !steps.is_empty() {
-            operands.push(self.i64s(steps)?);
-        }
-        let refs: Vec<&Traced> = operands.iter().collect();
-        self.op1(Op::Slice, &refs, at)
+        self.atomic(|| {
+            let mut operands = vec![self.i64s(starts)?, self.i64s(ends)?];
+            if !axes.is_empty() || !steps.is_empty() {
+                let default_axes: Vec<i64> = (0..starts.len() as i64).collect();
+                operands.push(self.i64s(if axes.is_empty() { &default_axes } else { axes })?);
+            }
+            if !steps.is_empty() {
+                operands.push(self.i64s(steps)?);
+            }
+            let refs: Vec<&Traced> = operands.iter().collect();
+            self.op1(Op::Slice, &refs, at)
+        })
     }
 
     /// `gather` rows of `self` along `axis` at `indices`.
@@ -251,9 +257,11 @@ impl Traced {
     #[track_caller]
     pub fn clip(&self, lo: f64, hi: f64) -> Result<Traced, TraceError> {
         let at = Location::caller();
-        let lo = self.scalar_like(lo, "clip", at)?;
-        let hi = self.scalar_like(hi, "clip", at)?;
-        self.op1(Op::Clip, &[&lo, &hi], at)
+        self.atomic(|| {
+            let lo = self.scalar_like(lo, "clip", at)?;
+            let hi = self.scalar_like(hi, "clip", at)?;
+            self.op1(Op::Clip, &[&lo, &hi], at)
+        })
     }
 
     /// `layer_norm %self, %scale[, %bias] {axis, epsilon}`: normalizes over
@@ -290,12 +298,14 @@ impl Traced {
         scalar_left: bool,
         at: Loc,
     ) -> Result<Traced, TraceError> {
-        let s = self.scalar_like(v, op.name(), at)?;
-        if scalar_left {
-            s.op1(op, &[self], at)
-        } else {
-            self.op1(op, &[&s], at)
-        }
+        self.atomic(|| {
+            let s = self.scalar_like(v, op.name(), at)?;
+            if scalar_left {
+                s.op1(op, &[self], at)
+            } else {
+                self.op1(op, &[&s], at)
+            }
+        })
     }
 
     pub(super) fn binary_at(&self, op: Op, rhs: &Traced, at: Loc) -> Result<Traced, TraceError> {

@@ -220,6 +220,36 @@ fn scalar_operands_take_the_tensor_dtype() {
 }
 
 #[test]
+fn failed_methods_leave_no_constants_behind() {
+    // Each of these adds constant operands before the op, and each fails
+    // (today in the inference stubs; after the merge because 6 != 7 elements
+    // and `mul`/`clip` do not take bools).
+    let tys = [
+        ("x", f32_ty(&[2, 3])),
+        ("m", TensorType::fixed(DType::Bool, &[2])),
+    ];
+    let g = trace("f", &tys, |_, ins| {
+        assert!(ins[0].reshape(&[7i64]).is_err());
+        assert!(ins[0].slice(&[0], &[9], &[5], &[1]).is_err());
+        assert!((&ins[1] * 2.0).is_err());
+        assert!((3.0 - &ins[1]).is_err());
+        assert!(ins[1].clip(0.0, 1.0).is_err());
+        Ok(vec![ins[0].clone()])
+    })
+    .unwrap();
+    assert_eq!(g.order().len(), 0);
+}
+
+#[test]
+fn naming_a_finished_handle_is_an_error() {
+    let t = Tracer::new("f");
+    let a = t.input("a", f32_ty(&[2])).unwrap();
+    t.finish(vec![a.clone()]).unwrap();
+    let e = a.named("b").unwrap_err();
+    assert!(matches!(e, TraceError::Finished { op: "named", .. }), "{e}");
+}
+
+#[test]
 fn reshape_operand_rules() {
     let b = Dim::var("batch");
     let s = |d: &[Dim], t: &[Dim]| reshape_operand(d, t);
