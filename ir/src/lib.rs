@@ -15,6 +15,7 @@ pub mod interp;
 pub mod op;
 pub mod tensor;
 pub mod text;
+pub mod trace;
 pub mod types;
 pub mod verify;
 
@@ -29,5 +30,6 @@ pub use interp::InterpError;
 pub use op::{Op, OpGroup};
 pub use tensor::{Elem, Tensor, TensorError};
 pub use text::{parse, parse_with_weights, print, weights_table, ParseError, Printer};
+pub use trace::{TraceError, Traced, Tracer};
 pub use types::{Shape, TensorType};
 pub use verify::{verify, Location, VerifyError, VerifyErrors};

@@ -1,0 +1,234 @@
+//! The `ingot` command line: `run`, `print` and `verify` for text-format IR
+//! files.
+//!
+//! Exit codes: 0 success; 1 a user error (a bad file, flag or graph), shown
+//! as one `error:` line with the cause and one `hint:` line with a fix; 2 an
+//! internal error (a bug in Ingot: a panic, or the interpreter disagreeing
+//! with a graph the verifier accepted). Command-line usage errors from clap
+//! are user errors too, so they also exit 1.
+
+mod inputs;
+mod irapi;
+mod report;
+
+use clap::{Parser, Subcommand};
+use ingot_ir::{Graph, InterpError};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ingot",
+    version,
+    about = "Ingot: a static-graph ML compiler. Today: tools for its IR (text format, verifier, reference interpreter).",
+    after_help = "Examples:\n  ingot run examples/mlp.ir --dim batch=2\n  ingot print examples/mlp.ir\n  ingot verify examples/mlp.ir"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a graph on seeded random inputs with the reference interpreter and
+    /// print each output (type, shape, min/max/mean, first values).
+    #[command(
+        after_help = "Example:\n  ingot run examples/mlp.ir --dim batch=2 --seed 7\n\n\
+        Inputs are random: floats in [-1, 1), integers in [0, 10), booleans fair."
+    )]
+    Run {
+        /// A text-format IR file.
+        file: PathBuf,
+        /// The value of a symbolic dim of the inputs, e.g. `--dim batch=2`
+        /// (repeat for several).
+        #[arg(long = "dim", value_name = "NAME=N", value_parser = inputs::parse_dim)]
+        dims: Vec<(String, i64)>,
+        /// Seed for the random inputs (same seed, same inputs).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// How many leading values of each output to print.
+        #[arg(long, default_value_t = 8)]
+        show: usize,
+    },
+    /// Parse a graph and print it back in the canonical text format.
+    #[command(after_help = "Example:\n  ingot print examples/mlp.ir --inline-all")]
+    Print {
+        /// A text-format IR file.
+        file: PathBuf,
+        /// Write every constant's values (by default large ones print as
+        /// `@name` references, and the output does not parse on its own).
+        #[arg(long)]
+        inline_all: bool,
+    },
+    /// Check a graph's invariants (SSA, schedule order, types against shape
+    /// inference) and print every error found.
+    #[command(after_help = "Example:\n  ingot verify examples/mlp.ir")]
+    Verify {
+        /// A text-format IR file.
+        file: PathBuf,
+    },
+}
+
+/// Why a command failed; decides the exit code.
+#[derive(Debug)]
+pub enum CliError {
+    /// The user can fix it: exit 1.
+    User { msg: String, hint: String },
+    /// A bug in Ingot: exit 2.
+    Internal(String),
+}
+
+impl CliError {
+    pub fn user(msg: impl Into<String>, hint: impl Into<String>) -> CliError {
+        CliError::User {
+            msg: msg.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::User { msg, hint } => write!(f, "error: {msg}\nhint: {hint}"),
+            CliError::Internal(msg) => write!(
+                f,
+                "internal error: {msg}\nhint: this is a bug in ingot; please report it with the input file"
+            ),
+        }
+    }
+}
+
+/// Parse the command line, run it, and map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // `--help`/`--version` are successes; everything else is a usage error.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("internal error: {info}");
+        eprintln!("hint: this is a bug in ingot; please report it with the input file");
+    }));
+    match std::panic::catch_unwind(|| dispatch(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("{e}");
+            ExitCode::from(match e {
+                CliError::User { .. } => 1,
+                CliError::Internal(_) => 2,
+            })
+        }
+        // The panic hook has printed the message.
+        Err(_) => ExitCode::from(2),
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), CliError> {
+    match cli.cmd {
+        Cmd::Run {
+            file,
+            dims,
+            seed,
+            show,
+        } => run(&file, &dims, seed, show),
+        Cmd::Print { file, inline_all } => {
+            let g = load(&file)?;
+            print!("{}", with_newline(irapi::print(&g, inline_all)));
+            Ok(())
+        }
+        Cmd::Verify { file } => {
+            let g = load(&file)?;
+            verified(&file, &g)?;
+            println!("{}: ok", file.display());
+            Ok(())
+        }
+    }
+}
+
+fn with_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// Read and parse a file.
+fn load(path: &Path) -> Result<Graph, CliError> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        CliError::user(
+            format!("cannot read {}: {e}", path.display()),
+            "check the path; IR files are UTF-8 text (see examples/mlp.ir)",
+        )
+    })?;
+    irapi::parse(&src).map_err(|e| {
+        CliError::user(
+            format!("{}:{e}", path.display()),
+            "see docs/ir.md for the text format, or `ingot print examples/mlp.ir` for an example",
+        )
+    })
+}
+
+/// Verify, printing every error before the summary.
+fn verified(path: &Path, g: &Graph) -> Result<(), CliError> {
+    irapi::verify(g).map_err(|report| {
+        eprintln!("{}", report.trim_end());
+        CliError::user(
+            format!("{} does not verify (errors above)", path.display()),
+            "fix the listed values; `ingot print` shows the graph as parsed",
+        )
+    })
+}
+
+fn run(path: &Path, dims: &[(String, i64)], seed: u64, show: usize) -> Result<(), CliError> {
+    let g = load(path)?;
+    verified(path, &g)?;
+    let env = inputs::bind_dims(&g, dims)?;
+    let ins = inputs::make_inputs(&g, &env, seed)?;
+    for (i, (&v, t)) in g.inputs().iter().zip(&ins).enumerate() {
+        let label = format!("input {i}{}", value_label(&g, v));
+        print!("{}", report::describe(&label, g.ty(v), t, show));
+    }
+    let outs = irapi::run(&g, &ins).map_err(|e| interp_error(path, e))?;
+    for (i, (&v, t)) in g.outputs().iter().zip(&outs).enumerate() {
+        let label = format!("output {i}{}", value_label(&g, v));
+        print!("{}", report::describe(&label, g.ty(v), t, show));
+    }
+    Ok(())
+}
+
+/// ` %name` for a named value; nothing for an anonymous one, whose number
+/// in the printed text may differ from its entity number.
+fn value_label(g: &Graph, v: ingot_ir::Value) -> String {
+    g.name_of(v).map_or_else(String::new, |n| format!(" %{n}"))
+}
+
+/// A verified graph that fails to run on our inputs is the user's fault when
+/// an op rejects the data (an index out of range), and ours when the
+/// interpreter disagrees with types the verifier accepted, or with inputs we
+/// generated from those types.
+fn interp_error(path: &Path, e: InterpError) -> CliError {
+    let internal = match &e {
+        InterpError::Undefined(_) | InterpError::InputCount { .. } | InterpError::Input { .. } => {
+            true
+        }
+        InterpError::Node { msg, .. } => msg.contains("declared type"),
+    };
+    if internal {
+        CliError::Internal(format!("{}: {e}", path.display()))
+    } else {
+        CliError::user(
+            format!("{}: {e}", path.display()),
+            "the graph verified but failed on these inputs; try other --dim values or --seed, \
+             or check ops that index with input data",
+        )
+    }
+}
