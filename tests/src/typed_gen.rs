@@ -12,8 +12,10 @@
 //! reshape, concat, and shared constants.
 
 use crate::gen::Rng;
+use ingot_ir::infer::{infer, InferInput};
 use ingot_ir::{DType, Dim, Graph, Op, Tensor, TensorType, Value};
 use proptest::prelude::*;
+use std::collections::HashMap;
 
 /// One step of a recipe: an op selector and three free numbers that pick
 /// operands and parameters.
@@ -78,15 +80,13 @@ fn concrete(ty: &TensorType, batch: i64) -> TensorType {
 
 struct Builder {
     g: Graph,
+    /// Each value's type with `batch` bound, as the interpreter will see it.
+    conc: HashMap<Value, TensorType>,
     pool: Vec<Value>,
     rng: Rng,
 }
 
 impl Builder {
-    fn pick(&self, k: u16) -> Value {
-        self.pool[k as usize % self.pool.len()]
-    }
-
     fn floats(&self) -> Vec<Value> {
         self.pool
             .iter()
@@ -95,9 +95,23 @@ impl Builder {
             .collect()
     }
 
-    /// Try to add a node; keep it (and its results) only if inference accepts it.
+    /// Try to add a node; keep it (and its results) only if inference accepts
+    /// it both symbolically and with `batch` bound to the size the inputs will
+    /// have (a symbolic dim may meet a static one that the binding rules out).
     fn try_add(&mut self, op: Op, ins: &[Value]) -> Option<Value> {
+        let concrete_ins: Vec<InferInput> = ins
+            .iter()
+            .map(|v| InferInput {
+                ty: &self.conc[v],
+                konst: self.g.const_value(*v),
+                dims: None,
+            })
+            .collect();
+        let conc_outs = infer(&op, &concrete_ins).ok()?;
         let outs = self.g.add_node(op, ins).ok()?;
+        for (&v, t) in outs.iter().zip(conc_outs) {
+            self.conc.insert(v, t);
+        }
         self.pool.extend(outs.iter().copied());
         outs.first().copied()
     }
@@ -105,6 +119,7 @@ impl Builder {
     fn konst(&mut self, ty: TensorType) -> Value {
         let t = random_typed_tensor(&ty, &mut self.rng);
         let v = self.g.add_const(t);
+        self.conc.insert(v, ty);
         self.pool.push(v);
         v
     }
@@ -166,7 +181,7 @@ impl Builder {
                 let op = [
                     Op::ReduceSum {
                         axes: vec![axis],
-                        keepdims: s.b % 2 == 0,
+                        keepdims: s.b.is_multiple_of(2),
                     },
                     Op::ReduceMean {
                         axes: vec![axis],
@@ -193,6 +208,7 @@ impl Builder {
                 if let Some(n) = self.g.ty(fa).known_numel() {
                     let shape = Tensor::from_vec(&[1], vec![n as i64]).expect("1 element");
                     let sv = self.g.add_const(shape);
+                    self.conc.insert(sv, self.g.ty(sv).clone());
                     self.try_add(Op::Reshape { allowzero: false }, &[fa, sv]);
                 }
             }
@@ -230,12 +246,13 @@ impl Builder {
 
 /// Build the graph a recipe describes.
 pub fn build(n_inputs: u8, shapes: &[u16], batch: Option<u8>, steps: &[Step], seed: u64) -> Case {
+    let batch_size = batch.map(|b| 1 + i64::from(b % 4));
     let mut b = Builder {
         g: Graph::new("random"),
+        conc: HashMap::new(),
         pool: vec![],
         rng: Rng::new(seed),
     };
-    let batch_size = batch.map(|b| 1 + i64::from(b % 4));
     let mut types = vec![];
     for i in 0..usize::from(n_inputs.clamp(1, 3)) {
         let shape = shape_of(
@@ -246,6 +263,7 @@ pub fn build(n_inputs: u8, shapes: &[u16], batch: Option<u8>, steps: &[Step], se
         let v =
             b.g.add_input(&format!("in{i}"), ty.clone())
                 .expect("fresh names");
+        b.conc.insert(v, concrete(&ty, batch_size.unwrap_or(1)));
         b.pool.push(v);
         types.push(ty);
     }
@@ -281,4 +299,39 @@ pub fn arb_typed_graph() -> impl Strategy<Value = Case> {
         any::<u64>(),
     )
         .prop_map(|(n, shapes, batch, steps, seed)| build(n, &shapes, batch, &steps, seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    /// The generator must produce graphs worth testing: most recipes keep
+    /// several nodes, and the op mix reaches beyond elementwise.
+    #[test]
+    fn graphs_are_substantial() {
+        let mut runner = TestRunner::deterministic();
+        let (mut nodes, mut kinds) = (0, std::collections::HashSet::new());
+        for _ in 0..200 {
+            let case = arb_typed_graph().new_tree(&mut runner).unwrap().current();
+            ingot_ir::verify(&case.graph).unwrap();
+            nodes += case.graph.order().len();
+            for &n in case.graph.order() {
+                kinds.insert(case.graph.node(n).op.name());
+            }
+        }
+        assert!(nodes / 200 >= 5, "average {} nodes", nodes / 200);
+        for k in [
+            "matmul",
+            "softmax",
+            "reshape",
+            "where",
+            "concat",
+            "cast",
+            "transpose",
+        ] {
+            assert!(kinds.contains(k), "no `{k}` in 200 graphs: {kinds:?}");
+        }
+    }
 }

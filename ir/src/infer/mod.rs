@@ -131,9 +131,10 @@ pub(crate) fn arity(
     Ok(())
 }
 
-/// Numpy broadcasting of two shapes. Symbolic dims broadcast against 1 and
-/// against an equal dim; two different symbolic dims are assumed equal
-/// (the runtime checks), giving the first.
+/// Numpy broadcasting of two shapes. A dim broadcasts against 1 and against
+/// an equal dim; a symbolic dim against a known `k > 1` gives `k` (the
+/// symbolic one must be 1 or `k` at run time, which the runtime checks); two
+/// different symbolic dims give `?`, since either may be 1.
 pub fn broadcast(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, String> {
     let r = a.len().max(b.len());
     let mut out = Vec::with_capacity(r);
@@ -158,14 +159,11 @@ pub fn broadcast(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, String> {
                     ShapeDisplay(b)
                 ))
             }
-            (Dim::Unknown, d) | (d, Dim::Unknown) => {
-                if d.is_known() {
-                    d.clone()
-                } else {
-                    Dim::Unknown
-                }
-            }
-            (x, _) => x.clone(),
+            // Whatever the other dim is at run time (1 or equal), the result
+            // is the known one.
+            (Dim::Known(k), _) | (_, Dim::Known(k)) => Dim::Known(*k),
+            // Two different symbolic (or unknown) dims: either may be 1.
+            _ => Dim::Unknown,
         };
         out.push(d);
     }

@@ -1,5 +1,6 @@
-//! shape inference and interpretation written by other groups; the rest test
-//! the tracer's own plumbing and hold with or without them.
+//! Tests of the tracer: its own plumbing (handles, weights, poisoning,
+//! error locations) and whole traces run through shape inference and the
+//! interpreter.
 
 use super::*;
 use crate::dim::Dim;
