@@ -22,6 +22,8 @@ pub struct PipelineOptions {
     pub dump_after: Vec<String>,
     /// Stop after this many pass runs (0 runs nothing).
     pub stop_after: Option<usize>,
+    /// Run the verifier after every pass (always on in debug builds).
+    pub verify_each: bool,
 }
 
 /// What the pipeline did.
@@ -107,6 +109,14 @@ impl Runner<'_> {
             fused: self.cx.fused - fused_before,
             time: t0.elapsed(),
         });
+        if self.opts.verify_each || cfg!(debug_assertions) {
+            if let Err(e) = ingot_ir::verify(g) {
+                return Err(PassError {
+                    pass: name,
+                    msg: format!("the graph no longer verifies:\n{e}"),
+                });
+            }
+        }
         if self.opts.dump_after.iter().any(|d| d == name) {
             self.report.dumps.push((format!("after {name}"), g.clone()));
         }
@@ -154,5 +164,46 @@ mod tests {
         let r = optimize(&mut g, &opts).unwrap();
         assert!(r.stopped && r.stats.is_empty());
         assert_eq!(g.order().len(), 3);
+    }
+}
+
+#[cfg(test)]
+mod verify_tests {
+    use super::*;
+    use crate::Changed;
+    use ingot_ir::{DType, Op, TensorType};
+
+    /// A deliberately broken pass: retypes the first node's result.
+    struct Breaker;
+    impl Pass for Breaker {
+        fn name(&self) -> &'static str {
+            "breaker"
+        }
+        fn run(&self, g: &mut Graph, _cx: &mut PassCx) -> Result<Changed, PassError> {
+            let v = g.node(g.order()[0]).outputs[0];
+            g.set_ty(v, TensorType::fixed(DType::I64, &[2]));
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn a_pass_that_breaks_the_graph_is_named() {
+        let t = TensorType::fixed(DType::F32, &[2]);
+        let mut g = Graph::new("f");
+        let x = g.add_input("x", t.clone()).unwrap();
+        let r = g.add_node(Op::Relu, &[x]).unwrap();
+        g.set_outputs(r);
+        let opts = PipelineOptions {
+            verify_each: true,
+            ..Default::default()
+        };
+        let mut run = Runner {
+            opts: &opts,
+            report: PipelineReport::default(),
+            cx: PassCx::default(),
+        };
+        let e = run.run(&mut g, &Breaker).unwrap_err();
+        assert_eq!(e.pass, "breaker");
+        assert!(e.msg.contains("relu"), "{}", e.msg);
     }
 }
