@@ -48,7 +48,6 @@ fn constant_if_folds_and_runtime_if_is_compiled() {
 }
 
 #[test]
-#[ignore = "needs op inference (merge)"]
 fn tiny_mlp_imports_and_runs() {
     let g = import_onnx(&fixture("tiny_mlp.onnx")).unwrap();
     // W and b are listed as inputs too (old IR style): they are constants.

@@ -225,15 +225,23 @@ impl Cx<'_, '_> {
         Ok(self.constant(t))
     }
 
-    /// Input `i` as a list of integers; it must be a compile-time constant.
+    /// Input `i` as a list of integers; it must be known at compile time: a
+    /// constant, or computed from static shapes (`known_dims`).
     /// `None` when the input is absent.
     pub fn const_ints(&self, i: usize, what: &str) -> Result<Option<Vec<i64>>, OnnxError> {
         let Some(v) = self.input(i)? else {
             return Ok(None);
         };
+        let from_shapes = || -> Option<Vec<i64>> {
+            ingot_ir::infer::known_dims(self.graph(), v)?
+                .iter()
+                .map(ingot_ir::Dim::as_known)
+                .collect()
+        };
         match self.konst(v) {
             Some(t) if t.dtype().is_int() => Ok(Some(t.to_i64s())),
             Some(t) => Err(self.err(format!("{what} must be integers, not {}", t.dtype()))),
+            None if from_shapes().is_some() => Ok(from_shapes()),
             None => Err(OnnxError::NeedsConstant {
                 node: self.label.to_string(),
                 op_type: self.op_type().to_string(),
