@@ -43,6 +43,12 @@ pub enum OpGroup {
     Movement,
     /// Constants and control flow.
     Control,
+    /// Spatial sampling and detection: grid_sample, roi_align, nms, ...
+    Vision,
+    /// Signal processing: DFT, STFT, window functions.
+    Signal,
+    /// Recurrent layers and sequence algorithms: LSTM, GRU, RNN, unique, ...
+    Recurrent,
 }
 
 macro_rules! define_ops {
@@ -186,6 +192,9 @@ define_ops! {
         [Movement] Range = "range",
         [Movement] NonZero = "non_zero",
         [Movement] Identity = "identity",
+        // ---- Vision (simple) ----
+        // ---- Signal (simple) ----
+        // ---- Recurrent (simple) ----
     }
     with_attrs {
         [Elementwise] Mod = "mod" { fmod: bool },
@@ -313,6 +322,9 @@ define_ops! {
         // (iteration, cond, carried..., captures...) and returns
         // (cond, carried..., scan outputs...).
         [Control] Loop = "loop" { body: Box<Graph>, num_carried: i64 },
+        // ---- Vision (with attributes) ----
+        // ---- Signal (with attributes) ----
+        // ---- Recurrent (with attributes) ----
     }
 }
 

@@ -13,7 +13,10 @@ mod movement;
 mod normalize;
 mod pool;
 mod quant;
+mod recurrent;
 mod reduce;
+mod signal;
+mod vision;
 
 use crate::dim::Dim;
 use crate::graph::{Graph, Value};
@@ -66,6 +69,9 @@ pub fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, InferErr
         OpGroup::Normalize => normalize::infer(op, inputs),
         OpGroup::Movement => movement::infer(op, inputs),
         OpGroup::Control => control::infer(op, inputs),
+        OpGroup::Vision => vision::infer(op, inputs),
+        OpGroup::Signal => signal::infer(op, inputs),
+        OpGroup::Recurrent => recurrent::infer(op, inputs),
     }
 }
 

@@ -18,7 +18,10 @@ mod movement;
 mod normalize;
 mod pool;
 mod quant;
+mod recurrent;
 mod reduce;
+mod signal;
+mod vision;
 
 use crate::dim::Dim;
 use crate::graph::{Graph, Node, Value};
@@ -61,6 +64,9 @@ pub fn eval_op(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, String> {
         OpGroup::Normalize => normalize::eval(op, inputs),
         OpGroup::Movement => movement::eval(op, inputs),
         OpGroup::Control => control::eval(op, inputs),
+        OpGroup::Vision => vision::eval(op, inputs),
+        OpGroup::Signal => signal::eval(op, inputs),
+        OpGroup::Recurrent => recurrent::eval(op, inputs),
     }
 }
 
