@@ -5,6 +5,8 @@
 //! axis, a depthwise valid `conv` (group = channels), an optional SiLU
 //! computed in f32, and `present_state` = the last `k − 1` positions of the
 //! padded input. The kernel size and channel count must be static.
+//!
+//! LinearAttention is in `linear_attention.rs`.
 
 use super::{cast, Cx};
 use crate::onnx::OnnxError;
@@ -71,8 +73,4 @@ pub(super) fn causal_conv_with_state(cx: &mut Cx) -> Result<Vec<Value>, OnnxErro
     let a = cx.const_i64s(&[2]);
     let present = cx.add1(Op::Slice, &[padded, s, e, a])?;
     Ok(vec![out, present])
-}
-
-pub(super) fn linear_attention(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
-    Err(cx.unsupported("LinearAttention is not implemented yet"))
 }

@@ -10,6 +10,7 @@
 //! may be symbolic.
 
 mod linear;
+mod linear_attention;
 mod rotary;
 mod sdpa;
 
@@ -22,7 +23,7 @@ pub(super) fn converter(op_type: &str) -> Option<super::Convert> {
         "Attention" => sdpa::attention,
         "RotaryEmbedding" => rotary::rotary_embedding,
         "SwiGLU" => swiglu,
-        "LinearAttention" => linear::linear_attention,
+        "LinearAttention" => linear_attention::linear_attention,
         "CausalConvWithState" => linear::causal_conv_with_state,
         _ => return None,
     })

@@ -166,7 +166,7 @@ pub(super) fn attention(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
         None => logits,
     };
     let sm_dt = cx.ty(sm_in).dtype;
-    let mut probs = cx.add1(Op::Softmax { axis: -1 }, &[sm_in])?;
+    let mut probs = softmax_last(cx, sm_in)?;
     if let Some(b) = bias {
         // Fully-masked rows are decided on the bias, not on the logits (which
         // may be NaN there), and give zero probabilities.
@@ -194,6 +194,34 @@ pub(super) fn attention(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let y = cx.add1(Op::MatMul, &[probs, v_rep])?;
     let y = if rank == 3 { merge_heads(cx, y)? } else { y };
     Ok(vec![y, present_k, present_v, qk_out])
+}
+
+/// Softmax over the last axis. In f16/bf16 it is spelled out step by step
+/// (max, subtract, exp, sum, divide), each step rounding to the dtype as the
+/// reference and ONNX's Softmax function body do: the IR `softmax` rounds
+/// once, which differs by an ulp, and at these precisions an ulp exceeds the
+/// conformance tolerance.
+fn softmax_last(cx: &mut Cx, x: Value) -> Result<Value, OnnxError> {
+    if !matches!(cx.ty(x).dtype, DType::F16 | DType::BF16) {
+        return cx.add1(Op::Softmax { axis: -1 }, &[x]);
+    }
+    let m = cx.add1(
+        Op::ReduceMax {
+            axes: vec![-1],
+            keepdims: true,
+        },
+        &[x],
+    )?;
+    let d = cx.add1(Op::Sub, &[x, m])?;
+    let e = cx.add1(Op::Exp, &[d])?;
+    let s = cx.add1(
+        Op::ReduceSum {
+            axes: vec![-1],
+            keepdims: true,
+        },
+        &[e],
+    )?;
+    cx.add1(Op::Div, &[e, s])
 }
 
 /// Where `cond` holds 0, else −inf, in `dt`.
