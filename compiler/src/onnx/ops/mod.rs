@@ -11,6 +11,7 @@
 //! `ir/src/op.rs`. Inputs that the IR keeps as attributes (axes of
 //! Squeeze/Reduce*, Split's sizes) must be compile-time constants.
 
+mod attention;
 mod control;
 mod elementwise;
 mod loss;
@@ -35,6 +36,7 @@ pub(crate) fn converter(op_type: &str) -> Option<Convert> {
         .or_else(|| shape::converter(op_type))
         .or_else(|| control::converter(op_type))
         .or_else(|| loss::converter(op_type))
+        .or_else(|| attention::converter(op_type))
 }
 
 /// Ops whose opset-1..6 definitions mean what the newest do (so models that
