@@ -195,6 +195,8 @@ define_ops! {
         // ---- Vision (simple) ----
         // ---- Signal (simple) ----
         // ---- Recurrent (simple) ----
+        // `det %x`: determinant of each trailing square matrix.
+        [Recurrent] Det = "det",
     }
     with_attrs {
         [Elementwise] Mod = "mod" { fmod: bool },
@@ -325,6 +327,30 @@ define_ops! {
         // ---- Vision (with attributes) ----
         // ---- Signal (with attributes) ----
         // ---- Recurrent (with attributes) ----
+        // `rnn|gru|lstm %x, %w, %r[, %b, %seq_lens, %h0(, %c0, %p)]`: a missing
+        // middle operand is an empty constant. `direction` is "forward",
+        // "reverse" or "bidirectional"; `activations` a comma-separated list
+        // (one per gate function and direction, e.g. "sigmoid,tanh,tanh");
+        // `activation_alpha`/`_beta` are empty (defaults) or one per activation;
+        // `clip = inf` means no clipping; `layout` 1 is batch-major. Results:
+        // Y, Y_h (and Y_c for LSTM).
+        [Recurrent] Rnn = "rnn" {
+            direction: String, activations: String, activation_alpha: Vec<f32>,
+            activation_beta: Vec<f32>, clip: f32, layout: i64,
+        },
+        [Recurrent] Gru = "gru" {
+            direction: String, activations: String, activation_alpha: Vec<f32>,
+            activation_beta: Vec<f32>, clip: f32, layout: i64, linear_before_reset: bool,
+        },
+        [Recurrent] Lstm = "lstm" {
+            direction: String, activations: String, activation_alpha: Vec<f32>,
+            activation_beta: Vec<f32>, clip: f32, layout: i64, input_forget: bool,
+        },
+        // `unique %x` → values, first indices, inverse indices, counts (i64);
+        // no axis flattens.
+        [Recurrent] Unique = "unique" { axis: Option<i64>, sorted: bool },
+        // `cum_prod %x, %axis`.
+        [Recurrent] CumProd = "cum_prod" { exclusive: bool, reverse: bool },
     }
 }
 

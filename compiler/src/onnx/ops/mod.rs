@@ -15,6 +15,7 @@ mod control;
 mod elementwise;
 mod loss;
 mod nn;
+mod recurrent;
 mod reduce;
 mod shape;
 
@@ -35,6 +36,7 @@ pub(crate) fn converter(op_type: &str) -> Option<Convert> {
         .or_else(|| shape::converter(op_type))
         .or_else(|| control::converter(op_type))
         .or_else(|| loss::converter(op_type))
+        .or_else(|| recurrent::converter(op_type))
 }
 
 /// Ops whose opset-1..6 definitions mean what the newest do (so models that
