@@ -351,6 +351,12 @@ define_ops! {
         [Recurrent] Unique = "unique" { axis: Option<i64>, sorted: bool },
         // `cum_prod %x, %axis`.
         [Recurrent] CumProd = "cum_prod" { exclusive: bool, reverse: bool },
+        // `tf_idf_vectorizer %x`: n-gram counts of integer tokens → f32;
+        // `mode` is "TF", "IDF" or "TFIDF"; the pool layout is ONNX's.
+        [Recurrent] TfIdfVectorizer = "tf_idf_vectorizer" {
+            mode: String, min_gram_length: i64, max_gram_length: i64, max_skip_count: i64,
+            ngram_counts: Vec<i64>, ngram_indexes: Vec<i64>, pool: Vec<i64>, weights: Vec<f32>,
+        },
     }
 }
 

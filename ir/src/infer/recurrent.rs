@@ -229,8 +229,85 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
             }
             Ok(vec![x.with_shape(x.shape[..r - 2].to_vec())])
         }
+        Op::TfIdfVectorizer { .. } => {
+            arity(op, inputs, 1, 1)?;
+            let x = inputs[0].ty;
+            if !matches!(x.dtype, DType::I32 | DType::I64) || !matches!(x.rank(), 1 | 2) {
+                return Err(invalid(
+                    op,
+                    format!("operand must be i32/i64 tokens [C] or [B,C], not {x}"),
+                ));
+            }
+            let width = check_tf_idf(op).map_err(|m| invalid(op, m))?;
+            let mut shape = x.shape[..x.rank() - 1].to_vec();
+            shape.push(Dim::from(width));
+            Ok(vec![TensorType::new(DType::F32, shape)])
+        }
         _ => unreachable!("{} is not a recurrent op", op.name()),
     }
+}
+
+/// Check a `tf_idf_vectorizer`'s attributes; returns the output width.
+fn check_tf_idf(op: &Op) -> Result<usize, String> {
+    let Op::TfIdfVectorizer {
+        mode,
+        min_gram_length: lo,
+        max_gram_length: hi,
+        max_skip_count,
+        ngram_counts,
+        ngram_indexes,
+        pool,
+        weights,
+    } = op
+    else {
+        unreachable!("{} is not tf_idf_vectorizer", op.name())
+    };
+    if !matches!(mode.as_str(), "TF" | "IDF" | "TFIDF") {
+        return Err(format!("mode {mode:?} is not \"TF\", \"IDF\" or \"TFIDF\""));
+    }
+    if *lo < 1 || lo > hi || *max_skip_count < 0 {
+        return Err(format!(
+            "need 1 <= min_gram_length ({lo}) <= max_gram_length ({hi}) and max_skip_count ({max_skip_count}) >= 0"
+        ));
+    }
+    let mut id = 0usize;
+    for (i, &start) in ngram_counts.iter().enumerate() {
+        let end = ngram_counts.get(i + 1).copied().unwrap_or(pool.len() as i64);
+        let size = i + 1;
+        let (s, e) = match (usize::try_from(start), usize::try_from(end)) {
+            (Ok(s), Ok(e)) if s <= e && e <= pool.len() => (s, e),
+            _ => {
+                return Err(format!(
+                    "ngram_counts {ngram_counts:?} do not split a pool of {}",
+                    pool.len()
+                ))
+            }
+        };
+        if (e - s) % size != 0 {
+            return Err(format!(
+                "the {} pool entries for {size}-grams are not a whole number of {size}-grams",
+                e - s
+            ));
+        }
+        id += (e - s) / size;
+    }
+    if id != ngram_indexes.len() {
+        return Err(format!(
+            "ngram_indexes has {} entries but the pool holds {id} n-grams",
+            ngram_indexes.len()
+        ));
+    }
+    if let Some(bad) = ngram_indexes.iter().find(|&&c| c < 0) {
+        return Err(format!("ngram_indexes holds {bad}"));
+    }
+    let width = ngram_indexes.iter().max().map_or(0, |&m| m as usize + 1);
+    if !weights.is_empty() && weights.len() < width {
+        return Err(format!(
+            "weights has {} entries; the output has {width} columns",
+            weights.len()
+        ));
+    }
+    Ok(width)
 }
 
 /// Whether an optional operand is present (given, with elements).

@@ -225,3 +225,81 @@ fn lu_det(a: &[f64], m: usize) -> f64 {
     }
     det
 }
+
+/// `tf_idf_vectorizer`'s attributes, as the interpreter needs them.
+pub(super) struct TfIdf<'a> {
+    pub mode: &'a str,
+    pub min_gram: usize,
+    pub max_gram: usize,
+    pub max_skip: usize,
+    pub ngram_counts: &'a [i64],
+    pub ngram_indexes: &'a [i64],
+    pub pool: &'a [i64],
+    pub weights: &'a [f32],
+}
+
+/// Counts, for each row of `x`, every pool n-gram of a size in
+/// `min_gram..=max_gram` found at some start `p` with some skip distance `s`
+/// in `1..=max_skip + 1` (tokens `x[p], x[p+s], ..., x[p+(n-1)s]`); unigrams
+/// count once (skip distance 1 only). A pool n-gram listed twice counts in the
+/// column of its last listing. TF gives the counts; IDF `weights[col]` (or 1)
+/// where the count is nonzero; TFIDF `weights[col] * count` (or the count).
+pub(super) fn tf_idf(x: &Tensor, a: &TfIdf) -> Result<Vec<Tensor>, String> {
+    use std::collections::HashMap;
+    // Pool n-gram → output column (inference checked the layout).
+    let mut columns: HashMap<&[i64], usize> = HashMap::new();
+    let mut id = 0;
+    for (i, &start) in a.ngram_counts.iter().enumerate() {
+        let end = a.ngram_counts.get(i + 1).map_or(a.pool.len(), |&e| e as usize);
+        let size = i + 1;
+        for g in (start as usize..end).step_by(size) {
+            if (a.min_gram..=a.max_gram).contains(&size) {
+                columns.insert(&a.pool[g..g + size], a.ngram_indexes[id] as usize);
+            }
+            id += 1;
+        }
+    }
+    let width = a.ngram_indexes.iter().max().map_or(0, |&m| m as usize + 1);
+    let (rows, len) = match x.shape() {
+        [c] => (1, *c),
+        s => (s[0], s[1]),
+    };
+    let mut shape = x.shape()[..x.rank() - 1].to_vec();
+    shape.push(width);
+    let mut out = Tensor::zeros(crate::dtype::DType::F32, &shape).map_err(|e| e.to_string())?;
+    let y = out.as_mut_slice::<f32>().map_err(|e| e.to_string())?;
+    let tokens = x.to_i64s();
+    let mut gram = Vec::with_capacity(len);
+    // A skip distance of `len` or more fits no n-gram longer than 1.
+    let max_skip = a.max_skip.min(len);
+    for r in 0..rows {
+        let row = &tokens[r * len..(r + 1) * len];
+        let counts = &mut y[r * width..(r + 1) * width];
+        for skip in 1..=max_skip + 1 {
+            let min = if skip > 1 { a.min_gram.max(2) } else { a.min_gram };
+            for p in 0..len {
+                for n in min..=a.max_gram {
+                    let last = p + (n - 1) * skip;
+                    if last >= len {
+                        break;
+                    }
+                    gram.clear();
+                    gram.extend((0..n).map(|k| row[p + k * skip]));
+                    if let Some(&c) = columns.get(gram.as_slice()) {
+                        counts[c] += 1.0;
+                    }
+                }
+            }
+        }
+        for (c, v) in counts.iter_mut().enumerate() {
+            let w = a.weights.get(c).copied();
+            *v = match a.mode {
+                "TF" => *v,
+                "IDF" if *v > 0.0 => w.unwrap_or(1.0),
+                "IDF" => 0.0,
+                _ => w.unwrap_or(1.0) * *v,
+            };
+        }
+    }
+    Ok(vec![out])
+}

@@ -1,5 +1,6 @@
 //! Recurrent layers and sequence algorithms: RNN, GRU, LSTM, Unique, CumProd,
-//! Det, the window functions, and Scan (see [`scan`]).
+//! Det, TfIdfVectorizer (integer pools), the window functions, and Scan (see
+//! [`scan`]).
 //!
 //! The layers map onto the IR's `rnn`/`gru`/`lstm` with ONNX's defaults made
 //! explicit: the activation list (duplicated for the second direction when
@@ -22,6 +23,7 @@ pub(super) fn converter(op_type: &str) -> Option<super::Convert> {
         "Det" => det,
         "HannWindow" | "HammingWindow" | "BlackmanWindow" => window,
         "Scan" => scan::scan,
+        "TfIdfVectorizer" => tf_idf,
         _ => return None,
     })
 }
@@ -209,4 +211,26 @@ fn window(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
         y = cx.add1(cast(to), &[y])?;
     }
     Ok(vec![y])
+}
+
+fn tf_idf(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
+    let x = cx.req(0)?;
+    if cx.attrs.has("pool_strings") {
+        return Err(OnnxError::UnsupportedType(format!(
+            "string pool of TfIdfVectorizer `{}`",
+            cx.label
+        )));
+    }
+    let at = &cx.attrs;
+    let op = Op::TfIdfVectorizer {
+        mode: cx.a(at.string("mode", "TF"))?,
+        min_gram_length: cx.a(at.int("min_gram_length", 1))?,
+        max_gram_length: cx.a(at.int("max_gram_length", 1))?,
+        max_skip_count: cx.a(at.int("max_skip_count", 0))?,
+        ngram_counts: cx.a(at.ints("ngram_counts"))?,
+        ngram_indexes: cx.a(at.ints("ngram_indexes"))?,
+        pool: cx.a(at.ints("pool_int64s"))?,
+        weights: cx.a(at.floats_opt("weights"))?.unwrap_or_default(),
+    };
+    Ok(vec![cx.add1(op, &[x])?])
 }
