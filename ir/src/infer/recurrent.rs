@@ -146,7 +146,10 @@ impl<'a> RnnSpec<'a> {
                 names.len()
             ));
         }
-        for (what, l) in [("activation_alpha", self.alpha), ("activation_beta", self.beta)] {
+        for (what, l) in [
+            ("activation_alpha", self.alpha),
+            ("activation_beta", self.beta),
+        ] {
             if !l.is_empty() && l.len() != want {
                 return Err(format!(
                     "{what} has {} value(s); it must be empty or have one per activation ({want})",
@@ -272,7 +275,10 @@ fn check_tf_idf(op: &Op) -> Result<usize, String> {
     }
     let mut id = 0usize;
     for (i, &start) in ngram_counts.iter().enumerate() {
-        let end = ngram_counts.get(i + 1).copied().unwrap_or(pool.len() as i64);
+        let end = ngram_counts
+            .get(i + 1)
+            .copied()
+            .unwrap_or(pool.len() as i64);
         let size = i + 1;
         let (s, e) = match (usize::try_from(start), usize::try_from(end)) {
             (Ok(s), Ok(e)) if s <= e && e <= pool.len() => (s, e),
@@ -325,7 +331,7 @@ fn recurrent_layer(
     let bad = |m: String| invalid(op, m);
     let dirs = spec.directions().map_err(bad)?;
     spec.check_activations().map_err(bad)?;
-    if !(spec.clip > 0.0) {
+    if spec.clip.is_nan() || spec.clip <= 0.0 {
         return Err(bad(format!("clip must be positive, not {}", spec.clip)));
     }
     if !matches!(spec.layout, 0 | 1) {
@@ -341,7 +347,10 @@ fn recurrent_layer(
         (&x.shape[1], &x.shape[0])
     };
     if r.rank() != 3 || r.dtype != x.dtype {
-        return Err(bad(format!("r must be {}[dirs, gates*hidden, hidden], not {r}", x.dtype)));
+        return Err(bad(format!(
+            "r must be {}[dirs, gates*hidden, hidden], not {r}",
+            x.dtype
+        )));
     }
     let hidden = &r.shape[2];
     let dirs_d = Dim::from(dirs);
@@ -369,7 +378,9 @@ fn recurrent_layer(
             || s.rank() != 1
             || !s.shape[0].compatible(batch)
         {
-            return Err(bad(format!("seq_lens must be i32[{batch}] or i64[{batch}], not {s}")));
+            return Err(bad(format!(
+                "seq_lens must be i32[{batch}] or i64[{batch}], not {s}"
+            )));
         }
     }
     let state = |d: &Dim| -> Vec<Dim> {
@@ -438,7 +449,10 @@ mod tests {
         let xb = ty(DType::F32, &[b.clone(), 7.into(), 5.into()]);
         let op = lstm("bidirectional", "sigmoid,tanh,tanh,sigmoid,tanh,tanh", 1);
         let res = infer(&op, &[&xb, &w, &r].map(InferInput::of_type)).unwrap();
-        assert_eq!(res[0], ty(DType::F32, &[b.clone(), 7.into(), 2.into(), 3.into()]));
+        assert_eq!(
+            res[0],
+            ty(DType::F32, &[b.clone(), 7.into(), 2.into(), 3.into()])
+        );
         assert_eq!(res[2], ty(DType::F32, &[b, 2.into(), 3.into()]));
     }
 

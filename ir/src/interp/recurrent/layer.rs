@@ -222,11 +222,19 @@ pub(super) fn eval(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, String> {
 
     // Flat indices in the layout's order.
     let x_at = |t: usize, n: usize| {
-        let i = if batch_major { n * seq + t } else { t * batch + n };
+        let i = if batch_major {
+            n * seq + t
+        } else {
+            t * batch + n
+        };
         i * input
     };
     let state_at = |d: usize, n: usize| {
-        let i = if batch_major { n * dirs + d } else { d * batch + n };
+        let i = if batch_major {
+            n * dirs + d
+        } else {
+            d * batch + n
+        };
         i * hidden
     };
     let y_at = |t: usize, d: usize, n: usize| {
@@ -246,8 +254,10 @@ pub(super) fn eval(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, String> {
         let wt = Weights {
             w: &w[d * g * hidden * input..(d + 1) * g * hidden * input],
             r: &r[d * g * hidden * hidden..(d + 1) * g * hidden * hidden],
-            b: b.as_deref().map(|b| &b[d * 2 * g * hidden..(d + 1) * 2 * g * hidden]),
-            p: p.as_deref().map(|p| &p[d * 3 * hidden..(d + 1) * 3 * hidden]),
+            b: b.as_deref()
+                .map(|b| &b[d * 2 * g * hidden..(d + 1) * 2 * g * hidden]),
+            p: p.as_deref()
+                .map(|p| &p[d * 3 * hidden..(d + 1) * 3 * hidden]),
             input,
             hidden,
             rows: g * hidden,

@@ -187,8 +187,12 @@ pub(super) fn det(x: &Tensor) -> Result<Vec<Tensor>, String> {
     let out: Vec<f64> = (0..batch)
         .map(|n| lu_det(&v[n * m * m..(n + 1) * m * m], m))
         .collect();
-    Ok(vec![Tensor::from_f64s(x.dtype(), &x.shape()[..r - 2], &out)
-        .map_err(|e| e.to_string())?])
+    Ok(vec![Tensor::from_f64s(
+        x.dtype(),
+        &x.shape()[..r - 2],
+        &out,
+    )
+    .map_err(|e| e.to_string())?])
 }
 
 /// Determinant of a row-major `m×m` matrix by Gaussian elimination with
@@ -250,7 +254,10 @@ pub(super) fn tf_idf(x: &Tensor, a: &TfIdf) -> Result<Vec<Tensor>, String> {
     let mut columns: HashMap<&[i64], usize> = HashMap::new();
     let mut id = 0;
     for (i, &start) in a.ngram_counts.iter().enumerate() {
-        let end = a.ngram_counts.get(i + 1).map_or(a.pool.len(), |&e| e as usize);
+        let end = a
+            .ngram_counts
+            .get(i + 1)
+            .map_or(a.pool.len(), |&e| e as usize);
         let size = i + 1;
         for g in (start as usize..end).step_by(size) {
             if (a.min_gram..=a.max_gram).contains(&size) {
@@ -276,7 +283,11 @@ pub(super) fn tf_idf(x: &Tensor, a: &TfIdf) -> Result<Vec<Tensor>, String> {
         let row = &tokens[r * len..(r + 1) * len];
         let counts = &mut y[r * width..(r + 1) * width];
         for skip in 1..=max_skip + 1 {
-            let min = if skip > 1 { a.min_gram.max(2) } else { a.min_gram };
+            let min = if skip > 1 {
+                a.min_gram.max(2)
+            } else {
+                a.min_gram
+            };
             for p in 0..len {
                 for n in min..=a.max_gram {
                     let last = p + (n - 1) * skip;

@@ -97,9 +97,7 @@ fn layer(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
         cx.ty(r).shape.get(2).and_then(|d| d.as_known()).as_ref(),
     ) {
         if hs != h {
-            return Err(cx.err(format!(
-                "hidden_size = {hs} but R's last dim is {h}"
-            )));
+            return Err(cx.err(format!("hidden_size = {hs} but R's last dim is {h}")));
         }
     }
     let mut attrs = vec![
@@ -156,7 +154,9 @@ fn cum_prod(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let axis = cx.req(1)?;
     let exclusive = cx.a(cx.attrs.bool("exclusive", false))?;
     let reverse = cx.a(cx.attrs.bool("reverse", false))?;
-    Ok(vec![cx.add1(Op::CumProd { exclusive, reverse }, &[x, axis])?])
+    Ok(vec![
+        cx.add1(Op::CumProd { exclusive, reverse }, &[x, axis])?
+    ])
 }
 
 fn det(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {

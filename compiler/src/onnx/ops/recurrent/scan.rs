@@ -83,9 +83,9 @@ pub(super) fn scan(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     fixed.extend(elem_tys.iter().cloned().map(Some));
     let label = cx.label.to_string();
     let names = free_names(body);
-    let (inner, caps) =
-        cx.imp
-            .convert_subgraph(body, &format!("{label}.body"), &fixed, &names)?;
+    let (inner, caps) = cx
+        .imp
+        .convert_subgraph(body, &format!("{label}.body"), &fixed, &names)?;
 
     // The loop body: (i, cond, states..., scan inputs..., captures...).
     let wrap = |e: String| cx.err(format!("building the loop body: {e}"));
@@ -106,10 +106,7 @@ pub(super) fn scan(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     }
     let mut fulls = vec![];
     for (j, &s) in scans.iter().enumerate() {
-        fulls.push(
-            lb.add_input(&format!("scan{j}"), cx.ty(s))
-                .map_err(wrap)?,
-        );
+        fulls.push(lb.add_input(&format!("scan{j}"), cx.ty(s)).map_err(wrap)?);
     }
     for (j, &v) in inner_ins[n + m..].iter().enumerate() {
         let c = lb
