@@ -55,7 +55,7 @@ def unsupported():
         helper.make_node("Relu", ["x"], ["r"], name="relu"),
         helper.make_node("Frobnicate", ["r"], ["f1"], name="frob_a", domain="com.example"),
         helper.make_node("Frobnicate", ["f1"], ["f2"], name="frob_b", domain="com.example"),
-        helper.make_node("Det", ["f2"], ["d"], name="det_1"),
+        helper.make_node("StringNormalizer", ["f2"], ["d"], name="strnorm_1"),
         helper.make_node("MaxUnpool", ["d", "i"], ["y"], name="unpool", kernel_shape=[2, 2]),
     ]
     g = helper.make_graph(

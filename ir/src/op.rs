@@ -195,6 +195,8 @@ define_ops! {
         // ---- Vision (simple) ----
         // ---- Signal (simple) ----
         // ---- Recurrent (simple) ----
+        // `det %x`: determinant of each trailing square matrix.
+        [Recurrent] Det = "det",
     }
     with_attrs {
         [Elementwise] Mod = "mod" { fmod: bool },
@@ -325,6 +327,36 @@ define_ops! {
         // ---- Vision (with attributes) ----
         // ---- Signal (with attributes) ----
         // ---- Recurrent (with attributes) ----
+        // `rnn|gru|lstm %x, %w, %r[, %b, %seq_lens, %h0(, %c0, %p)]`: a missing
+        // middle operand is an empty constant. `direction` is "forward",
+        // "reverse" or "bidirectional"; `activations` a comma-separated list
+        // (one per gate function and direction, e.g. "sigmoid,tanh,tanh");
+        // `activation_alpha`/`_beta` are empty (defaults) or one per activation;
+        // `clip = inf` means no clipping; `layout` 1 is batch-major. Results:
+        // Y, Y_h (and Y_c for LSTM).
+        [Recurrent] Rnn = "rnn" {
+            direction: String, activations: String, activation_alpha: Vec<f32>,
+            activation_beta: Vec<f32>, clip: f32, layout: i64,
+        },
+        [Recurrent] Gru = "gru" {
+            direction: String, activations: String, activation_alpha: Vec<f32>,
+            activation_beta: Vec<f32>, clip: f32, layout: i64, linear_before_reset: bool,
+        },
+        [Recurrent] Lstm = "lstm" {
+            direction: String, activations: String, activation_alpha: Vec<f32>,
+            activation_beta: Vec<f32>, clip: f32, layout: i64, input_forget: bool,
+        },
+        // `unique %x` → values, first indices, inverse indices, counts (i64);
+        // no axis flattens.
+        [Recurrent] Unique = "unique" { axis: Option<i64>, sorted: bool },
+        // `cum_prod %x, %axis`.
+        [Recurrent] CumProd = "cum_prod" { exclusive: bool, reverse: bool },
+        // `tf_idf_vectorizer %x`: n-gram counts of integer tokens → f32;
+        // `mode` is "TF", "IDF" or "TFIDF"; the pool layout is ONNX's.
+        [Recurrent] TfIdfVectorizer = "tf_idf_vectorizer" {
+            mode: String, min_gram_length: i64, max_gram_length: i64, max_skip_count: i64,
+            ngram_counts: Vec<i64>, ngram_indexes: Vec<i64>, pool: Vec<i64>, weights: Vec<f32>,
+        },
     }
 }
 

@@ -87,6 +87,7 @@ const OPTIONAL: &[(&str, &str, AttrKind)] = &[
     ("shape", "end", AttrKind::Int),
     ("compress", "axis", AttrKind::Int),
     ("eye_like", "dtype", AttrKind::DType),
+    ("unique", "axis", AttrKind::Int),
 ];
 
 fn kind_from_expected(e: &str) -> Option<AttrKind> {

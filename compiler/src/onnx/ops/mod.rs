@@ -16,6 +16,7 @@ mod control;
 mod elementwise;
 mod loss;
 mod nn;
+mod recurrent;
 mod reduce;
 mod shape;
 
@@ -37,6 +38,7 @@ pub(crate) fn converter(op_type: &str) -> Option<Convert> {
         .or_else(|| control::converter(op_type))
         .or_else(|| loss::converter(op_type))
         .or_else(|| attention::converter(op_type))
+        .or_else(|| recurrent::converter(op_type))
 }
 
 /// Ops whose opset-1..6 definitions mean what the newest do (so models that
