@@ -17,6 +17,7 @@ mod loss;
 mod nn;
 mod reduce;
 mod shape;
+mod vision;
 
 use super::attrs::Attrs;
 use super::import::Importer;
@@ -35,6 +36,7 @@ pub(crate) fn converter(op_type: &str) -> Option<Convert> {
         .or_else(|| shape::converter(op_type))
         .or_else(|| control::converter(op_type))
         .or_else(|| loss::converter(op_type))
+        .or_else(|| vision::converter(op_type))
 }
 
 /// Ops whose opset-1..6 definitions mean what the newest do (so models that
