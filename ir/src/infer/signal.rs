@@ -52,7 +52,10 @@ fn complex_input(op: &Op, x: &TensorType, what: &str) -> Result<(), InferError> 
 fn scalar(op: &Op, inp: &InferInput, what: &str) -> Result<Option<Dim>, InferError> {
     super::vision::int_operand(op, inp, what)?;
     if inp.ty.rank() > 1 {
-        return Err(invalid(op, format!("{what} must be a scalar, not {}", inp.ty)));
+        return Err(invalid(
+            op,
+            format!("{what} must be a scalar, not {}", inp.ty),
+        ));
     }
     Ok(match super::vision::values(inp) {
         Some(v) if v.len() == 1 => Some(v[0].clone()),
@@ -74,17 +77,28 @@ fn dft(
     let rank = x.rank();
     let ax = norm_axis(axis, rank).map_err(|m| invalid(op, m))?;
     if ax == rank - 1 {
-        return Err(invalid(op, format!("axis {axis} is the complex axis of {x}")));
+        return Err(invalid(
+            op,
+            format!("axis {axis} is the complex axis of {x}"),
+        ));
     }
     let len = &x.shape[ax];
-    let n = match inputs.get(1).map(|i| scalar(op, i, "dft_length")).transpose()?.flatten() {
+    let n = match inputs
+        .get(1)
+        .map(|i| scalar(op, i, "dft_length"))
+        .transpose()?
+        .flatten()
+    {
         Some(d) => d,
         None if inverse && onesided => len.sub(&Dim::Known(1)).mul(&Dim::Known(2)),
         None => len.clone(),
     };
     if let Some(v) = n.as_known() {
         if v < 1 {
-            return Err(invalid(op, format!("the transform length {v} must be positive")));
+            return Err(invalid(
+                op,
+                format!("the transform length {v} must be positive"),
+            ));
         }
     }
     let mut s = x.shape.clone();
@@ -104,15 +118,23 @@ fn stft(op: &Op, inputs: &[InferInput], onesided: bool) -> Result<TensorType, In
         return Err(invalid(op, format!("signal must be [N, T, 1|2], not {x}")));
     }
     let step = scalar(op, &inputs[1], "frame_step")?.unwrap_or(Dim::Unknown);
-    let window = inputs.get(2).filter(|w| {
-        !(w.ty.rank() == 1 && w.ty.shape[0] == Dim::Known(0))
-    });
+    let window = inputs
+        .get(2)
+        .filter(|w| !(w.ty.rank() == 1 && w.ty.shape[0] == Dim::Known(0)));
     if let Some(w) = window {
         if w.ty.dtype != x.dtype || w.ty.rank() != 1 {
-            return Err(invalid(op, format!("window must be 1-D {}, not {}", x.dtype, w.ty)));
+            return Err(invalid(
+                op,
+                format!("window must be 1-D {}, not {}", x.dtype, w.ty),
+            ));
         }
     }
-    let fl = match inputs.get(3).map(|i| scalar(op, i, "frame_length")).transpose()?.flatten() {
+    let fl = match inputs
+        .get(3)
+        .map(|i| scalar(op, i, "frame_length"))
+        .transpose()?
+        .flatten()
+    {
         Some(d) => d,
         None => match window {
             Some(w) => w.ty.shape[0].clone(),

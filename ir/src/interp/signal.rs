@@ -140,9 +140,15 @@ fn dft(
         return Err(format!("axis {axis} is the complex axis of x {xs:?}"));
     }
     let len = xs[ax];
-    let n = match dft_length.map(|t| scalar_int(t, "dft_length")).transpose()?.flatten() {
+    let n = match dft_length
+        .map(|t| scalar_int(t, "dft_length"))
+        .transpose()?
+        .flatten()
+    {
         Some(v) => length(v, "dft_length")?,
-        None if inverse && onesided => length(2 * (len as i64 - 1), "the default dft_length 2*(len-1)")?,
+        None if inverse && onesided => {
+            length(2 * (len as i64 - 1), "the default dft_length 2*(len-1)")?
+        }
         None => length(len as i64, "the transformed axis")?,
     };
     let out_len = if !inverse && onesided { n / 2 + 1 } else { n };
@@ -153,7 +159,9 @@ fn dft(
     let outer: usize = xs[..ax].iter().product();
     let inner: usize = xs[ax + 1..rank - 1].iter().product();
     let xv = x.to_f64s();
-    let mut out = Tensor::zeros(x.dtype(), &shape).map_err(|e| e.to_string())?.to_f64s();
+    let mut out = Tensor::zeros(x.dtype(), &shape)
+        .map_err(|e| e.to_string())?
+        .to_f64s();
     let mut sig = Vec::with_capacity(len);
     let mut line = Vec::new();
     for o in 0..outer {
@@ -205,7 +213,12 @@ fn stft(x: &[&Tensor], onesided: bool) -> Result<Tensor, String> {
             ));
         }
     }
-    let fl = match x.get(3).map(|t| scalar_int(t, "frame_length")).transpose()?.flatten() {
+    let fl = match x
+        .get(3)
+        .map(|t| scalar_int(t, "frame_length"))
+        .transpose()?
+        .flatten()
+    {
         Some(v) => length(v, "frame_length")?,
         None => match window {
             Some(w) => length(w.shape()[0] as i64, "the window length")?,
@@ -215,12 +228,16 @@ fn stft(x: &[&Tensor], onesided: bool) -> Result<Tensor, String> {
     let wv = window.map_or_else(|| vec![1.0; fl], |w| w.to_f64s());
     let (n, t) = (xs[0], xs[1]);
     if t < fl {
-        return Err(format!("signal length {t} is shorter than frame_length {fl}"));
+        return Err(format!(
+            "signal length {t} is shorter than frame_length {fl}"
+        ));
     }
     let frames = 1 + (t - fl) / step;
     let bins = if onesided { fl / 2 + 1 } else { fl };
     let shape = [n, frames, bins, 2];
-    let mut out = Tensor::zeros(sig.dtype(), &shape).map_err(|e| e.to_string())?.to_f64s();
+    let mut out = Tensor::zeros(sig.dtype(), &shape)
+        .map_err(|e| e.to_string())?
+        .to_f64s();
     let xv = sig.to_f64s();
     let mut frame = Vec::with_capacity(wv.len());
     let mut line = Vec::new();
@@ -246,4 +263,90 @@ fn stft(x: &[&Tensor], onesided: bool) -> Result<Tensor, String> {
         }
     }
     Tensor::from_f64s(sig.dtype(), &shape, &out).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dft_op(axis: i64, inverse: bool, onesided: bool) -> Op {
+        Op::Dft {
+            axis,
+            inverse,
+            onesided,
+        }
+    }
+
+    /// A deterministic, irregular real signal of `n` samples.
+    fn signal(n: usize) -> Vec<f64> {
+        (0..n).map(|i| ((i * 7 + 3) % 11) as f64 - 4.5).collect()
+    }
+
+    #[test]
+    fn forward_then_inverse_recovers_the_signal() {
+        for n in [1usize, 2, 5, 8] {
+            let s = signal(2 * n);
+            let x = Tensor::from_f64s(crate::DType::F64, &[n, 2], &s).unwrap();
+            let f = eval(&dft_op(0, false, false), &[&x]).unwrap().remove(0);
+            let b = eval(&dft_op(0, true, false), &[&f]).unwrap().remove(0);
+            for (a, e) in b.to_f64s().iter().zip(&s) {
+                assert!((a - e).abs() < 1e-9, "n={n}: {a} vs {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn irfft_inverts_rfft_for_odd_and_even_lengths() {
+        for n in [2usize, 3, 6, 7] {
+            let s = signal(n);
+            let x = Tensor::from_f64s(crate::DType::F64, &[1, n, 1], &s).unwrap();
+            let f = eval(&dft_op(1, false, true), &[&x]).unwrap().remove(0);
+            assert_eq!(f.shape(), &[1, n / 2 + 1, 2]);
+            let len = Tensor::scalar(n as i64);
+            let b = eval(&dft_op(-2, true, true), &[&f, &len])
+                .unwrap()
+                .remove(0);
+            assert_eq!(b.shape(), &[1, n, 1]);
+            for (a, e) in b.to_f64s().iter().zip(&s) {
+                assert!((a - e).abs() < 1e-9, "n={n}: {a} vs {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn dft_length_pads_and_bad_operands_fail() {
+        // [1, 1] zero-padded to 4: X_k = 1 + e^{-iπk/2}.
+        let x = Tensor::from_f64s(crate::DType::F32, &[2, 1], &[1.0, 1.0]).unwrap();
+        let four = Tensor::scalar(4i64);
+        let f = eval(&dft_op(0, false, false), &[&x, &four])
+            .unwrap()
+            .remove(0);
+        let want = [2.0, 0.0, 1.0, -1.0, 0.0, 0.0, 1.0, 1.0];
+        for (a, e) in f.to_f64s().iter().zip(want) {
+            assert!((a - e).abs() < 1e-6, "{a} vs {e}");
+        }
+        let zero = Tensor::scalar(0i64);
+        let e = eval(&dft_op(0, false, false), &[&x, &zero]).unwrap_err();
+        assert!(e.contains("positive"), "{e}");
+        let e = eval(&dft_op(1, false, false), &[&x]).unwrap_err();
+        assert!(e.contains("complex axis"), "{e}");
+        let x3 = Tensor::from_f64s(crate::DType::F32, &[1, 3], &[1.0; 3]).unwrap();
+        assert!(eval(&dft_op(0, false, false), &[&x3]).is_err());
+    }
+
+    #[test]
+    fn stft_rejects_short_signals_and_bad_steps() {
+        let op = Op::Stft { onesided: true };
+        let x = Tensor::from_f64s(crate::DType::F32, &[1, 3, 1], &[1.0; 3]).unwrap();
+        let step = Tensor::scalar(1i64);
+        let win = Tensor::from_f64s(crate::DType::F32, &[4], &[1.0; 4]).unwrap();
+        let e = eval(&op, &[&x, &step, &win]).unwrap_err();
+        assert!(e.contains("shorter than frame_length 4"), "{e}");
+        let zero = Tensor::scalar(0i64);
+        assert!(eval(&op, &[&x, &zero]).unwrap_err().contains("frame_step"));
+        // No window: one frame of the whole signal, 2 bins.
+        let y = eval(&op, &[&x, &step]).unwrap().remove(0);
+        assert_eq!(y.shape(), &[1, 1, 2, 2]);
+        assert_eq!(y.to_f64s()[0], 3.0);
+    }
 }

@@ -9,7 +9,7 @@
 //! CenterCropPad decomposes into `slice` then `pad` (needs the input's dims
 //! on the cropped axes and the target shape at compile time).
 
-use super::{Cx, Convert};
+use super::{Convert, Cx};
 use crate::onnx::OnnxError;
 use ingot_ir::attr::{PadMode, ResizeMode};
 use ingot_ir::{Op, Tensor, Value};
@@ -79,7 +79,13 @@ fn nms(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let f = cx.ty(cx.req(0)?).dtype;
     let ins = padded_inputs(
         cx,
-        &[empty(f), empty(f), empty(ingot_ir::DType::I64), empty(f), empty(f)],
+        &[
+            empty(f),
+            empty(f),
+            empty(ingot_ir::DType::I64),
+            empty(f),
+            empty(f),
+        ],
     )?;
     cx.add(Op::NonMaxSuppression { center_point_box }, &ins)
 }
@@ -87,7 +93,11 @@ fn nms(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
 fn roi_align(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let at = &cx.attrs;
     // RoiAlign-10 had no coordinate mode and behaved as `output_half_pixel`.
-    let default_ctm = if cx.opset < 16 { "output_half_pixel" } else { "half_pixel" };
+    let default_ctm = if cx.opset < 16 {
+        "output_half_pixel"
+    } else {
+        "half_pixel"
+    };
     let op = Op::RoiAlign {
         mode: cx.a(at.string("mode", "avg"))?,
         coordinate_transformation_mode: cx
@@ -105,7 +115,10 @@ fn roi_align(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
 fn ints_of_len(cx: &Cx, name: &str, n: usize) -> Result<Vec<i64>, OnnxError> {
     let v = cx.a(cx.attrs.ints_opt(name))?.unwrap_or_default();
     if !v.is_empty() && v.len() != n {
-        return Err(cx.err(format!("attribute `{name}` has {} entries, expected {n}", v.len())));
+        return Err(cx.err(format!(
+            "attribute `{name}` has {} entries, expected {n}",
+            v.len()
+        )));
     }
     Ok(v)
 }
@@ -115,7 +128,13 @@ fn deform_conv(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let w = cx.req(1)?;
     let r = cx.rank(x).saturating_sub(2);
     if let Some(k) = cx.a(cx.attrs.ints_opt("kernel_shape"))? {
-        let wk: Vec<_> = cx.ty(w).shape.iter().skip(2).map(|d| d.as_known()).collect();
+        let wk: Vec<_> = cx
+            .ty(w)
+            .shape
+            .iter()
+            .skip(2)
+            .map(|d| d.as_known())
+            .collect();
         if k.len() != r || wk.iter().zip(&k).any(|(d, &k)| d.is_some_and(|d| d != k)) {
             return Err(cx.err(format!("kernel_shape {k:?} does not match the weights")));
         }
@@ -134,7 +153,12 @@ fn deform_conv(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
 
 fn col2im(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let ins = [cx.req(0)?, cx.req(1)?, cx.req(2)?];
-    let r = cx.ty(ins[1]).shape.first().and_then(|d| d.as_known()).unwrap_or(0) as usize;
+    let r = cx
+        .ty(ins[1])
+        .shape
+        .first()
+        .and_then(|d| d.as_known())
+        .unwrap_or(0) as usize;
     let op = Op::Col2Im {
         strides: ints_of_len(cx, "strides", r)?,
         pads: ints_of_len(cx, "pads", 2 * r)?,
@@ -162,13 +186,19 @@ fn center_crop_pad(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let x = cx.req(0)?;
     let ty = cx.ty(x);
     let rank = ty.rank();
-    let target = cx.const_ints(1, "shape")?.ok_or_else(|| cx.err("input `shape` is required"))?;
+    let target = cx
+        .const_ints(1, "shape")?
+        .ok_or_else(|| cx.err("input `shape` is required"))?;
     let axes = match cx.a(cx.attrs.ints_opt("axes"))? {
         Some(a) => a,
         None => (0..rank as i64).collect(),
     };
     if axes.len() != target.len() {
-        return Err(cx.err(format!("shape has {} entries but there are {} axes", target.len(), axes.len())));
+        return Err(cx.err(format!(
+            "shape has {} entries but there are {} axes",
+            target.len(),
+            axes.len()
+        )));
     }
     let (mut starts, mut ends, mut sl_axes) = (vec![], vec![], vec![]);
     let mut pads = vec![0i64; 2 * rank];
@@ -193,12 +223,22 @@ fn center_crop_pad(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     }
     let mut y = x;
     if !sl_axes.is_empty() {
-        let ins = [y, cx.const_i64s(&starts), cx.const_i64s(&ends), cx.const_i64s(&sl_axes)];
+        let ins = [
+            y,
+            cx.const_i64s(&starts),
+            cx.const_i64s(&ends),
+            cx.const_i64s(&sl_axes),
+        ];
         y = cx.add1(Op::Slice, &ins)?;
     }
     if pads.iter().any(|&p| p != 0) {
         let p = cx.const_i64s(&pads);
-        y = cx.add1(Op::Pad { mode: PadMode::Constant }, &[y, p])?;
+        y = cx.add1(
+            Op::Pad {
+                mode: PadMode::Constant,
+            },
+            &[y, p],
+        )?;
     }
     if y == x {
         y = cx.add1(Op::Identity, &[x])?;
@@ -220,7 +260,14 @@ fn dft(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     };
     let mut ins = vec![cx.req(0)?];
     ins.extend(cx.input(1)?);
-    cx.add(Op::Dft { axis, inverse, onesided }, &ins)
+    cx.add(
+        Op::Dft {
+            axis,
+            inverse,
+            onesided,
+        },
+        &ins,
+    )
 }
 
 fn stft(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {

@@ -52,7 +52,10 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
         } => {
             arity(op, inputs, 3, 3)?;
             if !matches!(mode.as_str(), "avg" | "max") {
-                return Err(invalid(op, format!("mode {mode:?} must be \"avg\" or \"max\"")));
+                return Err(invalid(
+                    op,
+                    format!("mode {mode:?} must be \"avg\" or \"max\""),
+                ));
             }
             if !matches!(
                 coordinate_transformation_mode.as_str(),
@@ -67,7 +70,10 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
                 ));
             }
             if *output_height < 0 || *output_width < 0 {
-                return Err(invalid(op, "output_height and output_width must be non-negative"));
+                return Err(invalid(
+                    op,
+                    "output_height and output_width must be non-negative",
+                ));
             }
             roi_align(op, inputs, *output_height, *output_width)?
         }
@@ -79,7 +85,13 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
             offset_group,
         } => {
             arity(op, inputs, 3, 5)?;
-            deform_conv(op, inputs, [strides, pads, dilations], *group, *offset_group)?
+            deform_conv(
+                op,
+                inputs,
+                [strides, pads, dilations],
+                *group,
+                *offset_group,
+            )?
         }
         Op::Col2Im {
             strides,
@@ -119,19 +131,27 @@ fn vector_len(op: &Op, inp: &InferInput, what: &str) -> Result<Option<usize>, In
     if let Some(v) = values(inp) {
         return Ok(Some(v.len()));
     }
-    Ok(inp.ty.shape[0].as_known().and_then(|n| usize::try_from(n).ok()))
+    Ok(inp.ty.shape[0]
+        .as_known()
+        .and_then(|n| usize::try_from(n).ok()))
 }
 
 pub(crate) fn int_operand(op: &Op, inp: &InferInput, what: &str) -> Result<(), InferError> {
     if !matches!(inp.ty.dtype, DType::I32 | DType::I64) {
-        return Err(invalid(op, format!("{what} must be i32 or i64, not {}", inp.ty)));
+        return Err(invalid(
+            op,
+            format!("{what} must be i32 or i64, not {}", inp.ty),
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn float_operand(op: &Op, ty: &TensorType, what: &str) -> Result<(), InferError> {
     if !ty.dtype.is_float() {
-        return Err(invalid(op, format!("{what} must be a float type, not {ty}")));
+        return Err(invalid(
+            op,
+            format!("{what} must be a float type, not {ty}"),
+        ));
     }
     Ok(())
 }
@@ -139,9 +159,7 @@ pub(crate) fn float_operand(op: &Op, ty: &TensorType, what: &str) -> Result<(), 
 /// Checks that two dims may agree; returns the more informative one.
 fn agree(op: &Op, a: &Dim, b: &Dim, what: &str) -> Result<Dim, InferError> {
     match (a, b) {
-        (Dim::Known(x), Dim::Known(y)) if x != y => {
-            Err(invalid(op, format!("{what}: {x} vs {y}")))
-        }
+        (Dim::Known(x), Dim::Known(y)) if x != y => Err(invalid(op, format!("{what}: {x} vs {y}"))),
         (Dim::Known(_), _) => Ok(a.clone()),
         (_, Dim::Known(_)) | (Dim::Unknown, _) => Ok(b.clone()),
         _ => Ok(a.clone()),
@@ -159,7 +177,12 @@ fn grid_sample(op: &Op, x: &TensorType, grid: &TensorType) -> Result<TensorType,
         ));
     }
     let n = agree(op, &x.shape[0], &grid.shape[0], "x and grid disagree on N")?;
-    agree(op, &grid.shape[r + 1], &Dim::Known(r as i64), "grid's last axis must be the spatial rank")?;
+    agree(
+        op,
+        &grid.shape[r + 1],
+        &Dim::Known(r as i64),
+        "grid's last axis must be the spatial rank",
+    )?;
     let mut s = vec![n, x.shape[1].clone()];
     s.extend_from_slice(&grid.shape[1..=r]);
     Ok(x.with_shape(s))
@@ -176,14 +199,33 @@ fn affine_grid(op: &Op, theta: &InferInput, size: &InferInput) -> Result<TensorT
         (Some(l), _) => l.saturating_sub(2),
         (None, Some(r)) => r as usize,
         (None, None) => {
-            return Err(invalid(op, format!("cannot tell the spatial rank from theta {th} and size {}", size.ty)))
+            return Err(invalid(
+                op,
+                format!(
+                    "cannot tell the spatial rank from theta {th} and size {}",
+                    size.ty
+                ),
+            ))
         }
     };
     if !matches!(r, 2 | 3) {
-        return Err(invalid(op, format!("size must have 4 or 5 entries, not {}", r + 2)));
+        return Err(invalid(
+            op,
+            format!("size must have 4 or 5 entries, not {}", r + 2),
+        ));
     }
-    agree(op, &th.shape[1], &Dim::Known(r as i64), "theta's axis 1 must be the spatial rank")?;
-    agree(op, &th.shape[2], &Dim::Known(r as i64 + 1), "theta's axis 2 must be the spatial rank + 1")?;
+    agree(
+        op,
+        &th.shape[1],
+        &Dim::Known(r as i64),
+        "theta's axis 1 must be the spatial rank",
+    )?;
+    agree(
+        op,
+        &th.shape[2],
+        &Dim::Known(r as i64 + 1),
+        "theta's axis 2 must be the spatial rank + 1",
+    )?;
     let vals = values(size);
     let mut s = vec![th.shape[0].clone()];
     if let Some(v) = &vals {
@@ -201,15 +243,40 @@ fn nms(op: &Op, inputs: &[InferInput]) -> Result<TensorType, InferError> {
     float_operand(op, b, "boxes")?;
     float_operand(op, s, "scores")?;
     if b.rank() != 3 || s.rank() != 3 {
-        return Err(invalid(op, format!("boxes {b} must be [B,n,4] and scores {s} [B,classes,n]")));
+        return Err(invalid(
+            op,
+            format!("boxes {b} must be [B,n,4] and scores {s} [B,classes,n]"),
+        ));
     }
-    agree(op, &b.shape[2], &Dim::Known(4), "boxes' last axis must be 4")?;
-    agree(op, &b.shape[0], &s.shape[0], "boxes and scores disagree on the batch")?;
-    agree(op, &b.shape[1], &s.shape[2], "boxes and scores disagree on the box count")?;
-    for (i, what) in [(2, "max_output_boxes_per_class"), (3, "iou_threshold"), (4, "score_threshold")] {
+    agree(
+        op,
+        &b.shape[2],
+        &Dim::Known(4),
+        "boxes' last axis must be 4",
+    )?;
+    agree(
+        op,
+        &b.shape[0],
+        &s.shape[0],
+        "boxes and scores disagree on the batch",
+    )?;
+    agree(
+        op,
+        &b.shape[1],
+        &s.shape[2],
+        "boxes and scores disagree on the box count",
+    )?;
+    for (i, what) in [
+        (2, "max_output_boxes_per_class"),
+        (3, "iou_threshold"),
+        (4, "score_threshold"),
+    ] {
         let Some(inp) = inputs.get(i) else { continue };
         if inp.ty.rank() > 1 {
-            return Err(invalid(op, format!("{what} must be a scalar, not {}", inp.ty)));
+            return Err(invalid(
+                op,
+                format!("{what} must be a scalar, not {}", inp.ty),
+            ));
         }
         if i == 2 {
             int_operand(op, inp, what)?;
@@ -231,15 +298,28 @@ fn roi_align(op: &Op, inputs: &[InferInput], oh: i64, ow: i64) -> Result<TensorT
             format!("x {x}, rois {rois} and batch_indices {idx} must be [N,C,H,W], [R,4] and [R]"),
         ));
     }
-    agree(op, &rois.shape[1], &Dim::Known(4), "rois' last axis must be 4")?;
-    let r = agree(op, &rois.shape[0], &idx.shape[0], "rois and batch_indices disagree on R")?;
+    agree(
+        op,
+        &rois.shape[1],
+        &Dim::Known(4),
+        "rois' last axis must be 4",
+    )?;
+    let r = agree(
+        op,
+        &rois.shape[0],
+        &idx.shape[0],
+        "rois and batch_indices disagree on R",
+    )?;
     Ok(x.with_shape(vec![r, x.shape[1].clone(), Dim::Known(oh), Dim::Known(ow)]))
 }
 
 /// `v` has `n` entries or is empty.
 fn attr_len(op: &Op, v: &[i64], n: usize, what: &str) -> Result<(), InferError> {
     if !v.is_empty() && v.len() != n {
-        return Err(invalid(op, format!("{what} has {} entries; expected {n}", v.len())));
+        return Err(invalid(
+            op,
+            format!("{what} has {} entries; expected {n}", v.len()),
+        ));
     }
     Ok(())
 }
@@ -269,10 +349,20 @@ fn deform_conv(
     attr_len(op, dilations, r, "dilations")?;
     attr_len(op, pads, 2 * r, "pads")?;
     let n = agree(op, &x.shape[0], &off.shape[0], "x and offset disagree on N")?;
-    agree(op, &x.shape[1], &w.shape[1].mul(&Dim::Known(group)), "x's channels must be w's axis 1 times group")?;
+    agree(
+        op,
+        &x.shape[1],
+        &w.shape[1].mul(&Dim::Known(group)),
+        "x's channels must be w's axis 1 times group",
+    )?;
     let taps = w.shape[2..].iter().fold(Dim::Known(1), |a, d| a.mul(d));
     let need = taps.mul(&Dim::Known(offset_group * r as i64));
-    agree(op, &off.shape[1], &need, "offset's channels must be offset_group * kernel taps * rank")?;
+    agree(
+        op,
+        &off.shape[1],
+        &need,
+        "offset's channels must be offset_group * kernel taps * rank",
+    )?;
     for (i, what) in [(3, "b"), (4, "mask")] {
         if let Some(inp) = inputs.get(i) {
             float_operand(op, inp.ty, what)?;
@@ -283,22 +373,34 @@ fn deform_conv(
     Ok(x.with_shape(s))
 }
 
-fn col2im(op: &Op, inputs: &[InferInput], [strides, pads, dilations]: [&Vec<i64>; 3]) -> Result<TensorType, InferError> {
+fn col2im(
+    op: &Op,
+    inputs: &[InferInput],
+    [strides, pads, dilations]: [&Vec<i64>; 3],
+) -> Result<TensorType, InferError> {
     let x = inputs[0].ty;
     if x.rank() != 3 {
-        return Err(invalid(op, format!("x must be [N, C*prod(block), L], not {x}")));
+        return Err(invalid(
+            op,
+            format!("x must be [N, C*prod(block), L], not {x}"),
+        ));
     }
     let ilen = vector_len(op, &inputs[1], "image_shape")?;
     let blen = vector_len(op, &inputs[2], "block_shape")?;
-    let r = match (ilen, blen) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(invalid(op, format!("image_shape has {a} entries but block_shape {b}")))
-        }
-        (Some(a), _) | (None, Some(a)) => a,
-        (None, None) => {
-            return Err(invalid(op, "cannot tell the spatial rank: image_shape and block_shape have unknown lengths"))
-        }
-    };
+    let r =
+        match (ilen, blen) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(invalid(
+                    op,
+                    format!("image_shape has {a} entries but block_shape {b}"),
+                ))
+            }
+            (Some(a), _) | (None, Some(a)) => a,
+            (None, None) => return Err(invalid(
+                op,
+                "cannot tell the spatial rank: image_shape and block_shape have unknown lengths",
+            )),
+        };
     attr_len(op, strides, r, "strides")?;
     attr_len(op, dilations, r, "dilations")?;
     attr_len(op, pads, 2 * r, "pads")?;
@@ -307,7 +409,10 @@ fn col2im(op: &Op, inputs: &[InferInput], [strides, pads, dilations]: [&Vec<i64>
         Some(Dim::Known(k)) if k > 0 => {
             if let Some(xc) = x.shape[1].as_known() {
                 if xc % k != 0 {
-                    return Err(invalid(op, format!("x {x}: axis 1 is not a multiple of the block size {k}")));
+                    return Err(invalid(
+                        op,
+                        format!("x {x}: axis 1 is not a multiple of the block size {k}"),
+                    ));
                 }
             }
             x.shape[1].floor_div(&Dim::Known(k))
@@ -345,7 +450,10 @@ fn max_unpool(
     if let Some(out) = inputs.get(2) {
         let len = vector_len(op, out, "output_shape")?;
         if len.is_some_and(|l| l != r + 2) {
-            return Err(invalid(op, format!("output_shape must have {} entries", r + 2)));
+            return Err(invalid(
+                op,
+                format!("output_shape must have {} entries", r + 2),
+            ));
         }
         let s = values(out).unwrap_or_else(|| vec![Dim::Unknown; r + 2]);
         return Ok(x.with_shape(s));

@@ -217,7 +217,10 @@ pub(super) fn roi_align(
         ));
     }
     let (c, h, w) = (xs[1], xs[2], xs[3]);
-    let (ph, pw) = (size(a.out_h, "output_height")?, size(a.out_w, "output_width")?);
+    let (ph, pw) = (
+        size(a.out_h, "output_height")?,
+        size(a.out_w, "output_width")?,
+    );
     let nroi = rs[0];
     let shape = [nroi, c, ph, pw];
     let mut out = super::buffer(&shape)?;
@@ -231,8 +234,14 @@ pub(super) fn roi_align(
             .filter(|&b| b < xs[0])
             .ok_or_else(|| format!("batch index {} of roi {n} is out of [0, {})", iv[n], xs[0]))?;
         let roi = &rv[n * 4..][..4];
-        let (sw, sh) = (roi[0] * a.spatial_scale - off, roi[1] * a.spatial_scale - off);
-        let (ew, eh) = (roi[2] * a.spatial_scale - off, roi[3] * a.spatial_scale - off);
+        let (sw, sh) = (
+            roi[0] * a.spatial_scale - off,
+            roi[1] * a.spatial_scale - off,
+        );
+        let (ew, eh) = (
+            roi[2] * a.spatial_scale - off,
+            roi[3] * a.spatial_scale - off,
+        );
         let (mut rw, mut rh) = (ew - sw, eh - sh);
         if !a.half_pixel {
             rw = rw.max(1.0);
@@ -249,7 +258,9 @@ pub(super) fn roi_align(
             };
             // A sampling grid this fine only comes from absurd rois.
             if g > MAX_GRID {
-                return Err(format!("roi {n} needs a {g}-point sampling grid per bin axis"));
+                return Err(format!(
+                    "roi {n} needs a {g}-point sampling grid per bin axis"
+                ));
             }
             Ok(g as usize)
         };

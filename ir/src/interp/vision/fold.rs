@@ -40,7 +40,15 @@ pub(super) fn col2im(
         .collect::<Result<Vec<_>, _>>()?;
     let blk = block
         .iter()
-        .map(|&v| size(v, "a block dim").and_then(|b| if b == 0 { Err("a block dim is 0".into()) } else { Ok(b) }))
+        .map(|&v| {
+            size(v, "a block dim").and_then(|b| {
+                if b == 0 {
+                    Err("a block dim is 0".into())
+                } else {
+                    Ok(b)
+                }
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let strides = full(strides, r, 1, "strides")?;
     let dil = full(dilations, r, 1, "dilations")?;

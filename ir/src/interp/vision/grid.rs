@@ -348,7 +348,8 @@ pub(super) fn deform_conv(
     let osp = &os[2..];
     for a in 0..r {
         let span = (kdims[a] as i64 - 1) * dil[a] + 1;
-        let expect = (xs[2 + a] as i64 + pads[a] + pads[r + a] - span).div_euclid(strides_v[a].max(1)) + 1;
+        let expect =
+            (xs[2 + a] as i64 + pads[a] + pads[r + a] - span).div_euclid(strides_v[a].max(1)) + 1;
         if strides_v[a] < 1 || dil[a] < 1 || expect != osp[a] as i64 {
             return Err(format!(
                 "offset {os:?}: spatial axis {a} is {}, but the kernel, strides, pads and \
@@ -410,7 +411,8 @@ pub(super) fn deform_conv(
                             let ch = (ogi * kn + k) * r + a;
                             let off = ov[(b * os[1] + ch) * npos + p];
                             at[a] = (opos[a] as i64 * strides_v[a] - pads[a]
-                                + kpos[a] as i64 * dil[a]) as f64
+                                + kpos[a] as i64 * dil[a])
+                                as f64
                                 + off;
                         }
                         let m = mv
