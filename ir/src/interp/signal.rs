@@ -103,7 +103,7 @@ fn irfft_line(s: &[(f64, f64)], n: usize, out: &mut Vec<(f64, f64)>) {
             let (a, b) = bin(k);
             acc += 2.0 * (a * c - b * d);
         }
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             let sign = if j % 2 == 0 { 1.0 } else { -1.0 };
             acc += bin(n / 2).0 * sign;
         }

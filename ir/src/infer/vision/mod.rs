@@ -459,13 +459,13 @@ fn max_unpool(
         return Ok(x.with_shape(s));
     }
     let mut s = x.shape[..2].to_vec();
-    for a in 0..r {
+    for (a, &k) in kernel.iter().enumerate() {
         let st = strides.get(a).copied().unwrap_or(1);
         let pb = pads.get(a).copied().unwrap_or(0) + pads.get(r + a).copied().unwrap_or(0);
         let d = x.shape[2 + a]
             .sub(&Dim::Known(1))
             .mul(&Dim::Known(st))
-            .add(&Dim::Known(kernel[a] - pb));
+            .add(&Dim::Known(k - pb));
         s.push(d);
     }
     Ok(x.with_shape(s))

@@ -59,7 +59,7 @@ pub(super) fn col2im(
         ));
     }
     let kn: usize = blk.iter().product();
-    if xs[1] % kn != 0 {
+    if !xs[1].is_multiple_of(kn) {
         return Err(format!(
             "x {xs:?}: axis 1 is not a multiple of the block size {kn}"
         ));
