@@ -325,7 +325,42 @@ define_ops! {
         // (cond, carried..., scan outputs...).
         [Control] Loop = "loop" { body: Box<Graph>, num_carried: i64 },
         // ---- Vision (with attributes) ----
+        // `grid_sample %x, %grid`: x [N,C,D1..Dr], grid [N,H1..Hr,r] (last axis
+        // innermost-first: x, y, z) → [N,C,H1..Hr]. `padding_mode` is "zeros",
+        // "border" or "reflection".
+        [Vision] GridSample = "grid_sample" {
+            mode: ResizeMode, padding_mode: String, align_corners: bool,
+        },
+        // `affine_grid %theta, %size`: theta [N,r,r+1], size = [N,C,D1..Dr]
+        // (r = 2 or 3) → f[N,D1..Dr,r].
+        [Vision] AffineGrid = "affine_grid" { align_corners: bool },
+        // `non_max_suppression %boxes, %scores[, %max_output, %iou, %score_threshold]`
+        // → i64[?,3] rows (batch, class, box). An empty operand is absent.
+        [Vision] NonMaxSuppression = "non_max_suppression" { center_point_box: bool },
+        // `roi_align %x, %rois, %batch_indices`; `mode` "avg" or "max",
+        // `coordinate_transformation_mode` "half_pixel" or "output_half_pixel".
+        [Vision] RoiAlign = "roi_align" {
+            mode: String, coordinate_transformation_mode: String, output_height: i64,
+            output_width: i64, sampling_ratio: i64, spatial_scale: f32,
+        },
+        // `deform_conv %x, %w, %offset[, %b[, %mask]]`; pads/strides/dilations
+        // full length as for `conv`; the kernel shape is w's.
+        [Vision] DeformConv = "deform_conv" {
+            strides: Vec<i64>, pads: Vec<i64>, dilations: Vec<i64>, group: i64, offset_group: i64,
+        },
+        // `col2im %x, %image_shape, %block_shape`: x [N, C*prod(block), L].
+        [Vision] Col2Im = "col2im" { strides: Vec<i64>, pads: Vec<i64>, dilations: Vec<i64> },
+        // `max_unpool %x, %indices[, %output_shape]`.
+        [Vision] MaxUnpool = "max_unpool" {
+            kernel_shape: Vec<i64>, strides: Vec<i64>, pads: Vec<i64>,
+        },
         // ---- Signal (with attributes) ----
+        // `dft %x[, %dft_length]`: x [..., 1|2] (real, or complex as re/im),
+        // transformed along `axis` (not the last).
+        [Signal] Dft = "dft" { axis: i64, inverse: bool, onesided: bool },
+        // `stft %x, %frame_step[, %window[, %frame_length]]`: x [N, T, 1|2]
+        // → [N, frames, bins, 2]; an empty window is absent.
+        [Signal] Stft = "stft" { onesided: bool },
         // ---- Recurrent (with attributes) ----
         // `rnn|gru|lstm %x, %w, %r[, %b, %seq_lens, %h0(, %c0, %p)]`: a missing
         // middle operand is an empty constant. `direction` is "forward",

@@ -19,6 +19,7 @@ mod nn;
 mod recurrent;
 mod reduce;
 mod shape;
+mod vision;
 
 use super::attrs::Attrs;
 use super::import::Importer;
@@ -39,6 +40,7 @@ pub(crate) fn converter(op_type: &str) -> Option<Convert> {
         .or_else(|| loss::converter(op_type))
         .or_else(|| attention::converter(op_type))
         .or_else(|| recurrent::converter(op_type))
+        .or_else(|| vision::converter(op_type))
 }
 
 /// Ops whose opset-1..6 definitions mean what the newest do (so models that

@@ -1,9 +1,0 @@
-//! Result types for the vision ops (none yet).
-
-use super::{InferError, InferInput};
-use crate::op::Op;
-use crate::types::TensorType;
-
-pub(crate) fn infer(op: &Op, _inputs: &[InferInput]) -> Result<Vec<TensorType>, InferError> {
-    unreachable!("{} is not a vision op", op.name())
-}
