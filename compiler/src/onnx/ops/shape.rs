@@ -351,15 +351,14 @@ fn depth_space(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let blocksize = cx
         .a(cx.attrs.int_opt("blocksize"))?
         .ok_or_else(|| cx.err("missing attribute `blocksize`"))?;
+    // Both default to DCR; SpaceToDepth has `mode` since opset 26.
+    let m = cx.a(cx.attrs.string("mode", "DCR"))?;
+    let mode =
+        DepthToSpaceMode::from_name(&m).ok_or_else(|| cx.err(format!("unknown mode {m:?}")))?;
     let op = if cx.op_type() == "DepthToSpace" {
-        let m = cx.a(cx.attrs.string("mode", "DCR"))?;
-        Op::DepthToSpace {
-            blocksize,
-            mode: DepthToSpaceMode::from_name(&m)
-                .ok_or_else(|| cx.err(format!("unknown mode {m:?}")))?,
-        }
+        Op::DepthToSpace { blocksize, mode }
     } else {
-        Op::SpaceToDepth { blocksize }
+        Op::SpaceToDepth { blocksize, mode }
     };
     cx.add(op, &[x])
 }
