@@ -310,7 +310,9 @@ define_ops! {
         // `trilu %x[, %k]`.
         [Movement] Trilu = "trilu" { upper: bool },
         [Movement] DepthToSpace = "depth_to_space" { blocksize: i64, mode: DepthToSpaceMode },
-        [Movement] SpaceToDepth = "space_to_depth" { blocksize: i64 },
+        // Inverse of depth_to_space with the same `mode` (DCR: block offset
+        // outer in the output channel; CRD: input channel outer).
+        [Movement] SpaceToDepth = "space_to_depth" { blocksize: i64, mode: DepthToSpaceMode },
         // `compress %x, %condition`; no axis flattens first.
         [Movement] Compress = "compress" { axis: Option<i64> },
         [Movement] ReverseSequence = "reverse_sequence" { batch_axis: i64, time_axis: i64 },

@@ -222,9 +222,10 @@ fn compare(k: usize, got: &Tensor, want: &Tensor) -> Result<(), String> {
     }
 }
 
-/// Graph inputs that look like shape parameters (integer, rank ≤ 1): the
-/// ones worth freezing when the IR needs them as constants (ONNX node tests
-/// feed `axes`, `pads`, `split` sizes as runtime inputs).
+/// Graph inputs that look like shape parameters (integer, rank ≤ 1) or
+/// scalar mode flags (a bool or f32 scalar, e.g. Dropout's training_mode and
+/// ratio): the ones worth freezing when the IR needs them as constants (ONNX
+/// node tests feed `axes`, `pads`, `split` sizes as runtime inputs).
 fn freezable(model: &proto::ModelProto) -> Vec<(usize, String)> {
     use proto::tensor_proto::DataType as D;
     let Some(g) = &model.graph else { return vec![] };
@@ -239,10 +240,11 @@ fn freezable(model: &proto::ModelProto) -> Vec<(usize, String)> {
         .enumerate()
         .filter_map(|(k, vi)| match vi.r#type.as_ref()?.value.as_ref()? {
             proto::type_proto::Value::TensorType(t)
-                if matches!(
-                    t.elem_type.and_then(|c| D::try_from(c).ok()),
-                    Some(D::Int64 | D::Int32)
-                ) && t.shape.as_ref().is_some_and(|s| s.dim.len() <= 1) =>
+                if match t.elem_type.and_then(|c| D::try_from(c).ok()) {
+                    Some(D::Int64 | D::Int32) => t.shape.as_ref().is_some_and(|s| s.dim.len() <= 1),
+                    Some(D::Bool | D::Float) => t.shape.as_ref().is_some_and(|s| s.dim.is_empty()),
+                    _ => false,
+                } =>
             {
                 Some((k, vi.name.clone().unwrap_or_default()))
             }

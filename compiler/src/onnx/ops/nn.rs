@@ -401,7 +401,21 @@ fn quant(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
                     } else {
                         cx.dtype(code)?
                     };
-                    cx.const_scalar(dt, 0.0)?
+                    if cx.rank(scale) == 0 {
+                        cx.const_scalar(dt, 0.0)?
+                    } else {
+                        // Per-axis and blocked scales need a zero point of
+                        // the scale's shape (which may be symbolic).
+                        let zero = Tensor::zeros(dt, &[1]).map_err(|e| cx.err(e.to_string()))?;
+                        let shape = cx.add1(
+                            Op::Shape {
+                                start: 0,
+                                end: None,
+                            },
+                            &[scale],
+                        )?;
+                        cx.add1(Op::ConstantOfShape { value: zero }, &[shape])?
+                    }
                 }
             };
             let op = Op::QuantizeLinear {

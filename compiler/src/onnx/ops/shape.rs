@@ -80,8 +80,12 @@ pub(super) fn converter(op_type: &str) -> Option<super::Convert> {
     })
 }
 
-/// Identity, and Dropout in inference: the output is the input. Dropout's
-/// mask output (all true) is built with `constant_of_shape`.
+/// Identity, and Dropout whenever it keeps every element: the output is the
+/// input and the mask output (all true) is built with `constant_of_shape`.
+/// Dropout keeps everything in inference mode, and in training mode with
+/// ratio 0; otherwise it draws a random mask, which no reference can
+/// reproduce, so it is reported unsupported. Both flags must be
+/// compile-time constants.
 fn identity(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let x = cx.req(0)?;
     if cx.op_type() == "Dropout" {
@@ -97,7 +101,26 @@ fn identity(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
             cx.opset < 7 && !cx.a(cx.attrs.bool("is_test", false))?
         };
         if training {
-            return Err(cx.unsupported("training mode"));
+            let ratio = if cx.opset >= 12 {
+                match cx.input(1)? {
+                    None => 0.5,
+                    Some(r) => match cx.konst(r) {
+                        Some(t) => t.to_f64s().first().copied().unwrap_or(0.5),
+                        None => {
+                            return Err(
+                                cx.err("training-mode Dropout needs a compile-time constant ratio")
+                            )
+                        }
+                    },
+                }
+            } else {
+                f64::from(cx.a(cx.attrs.float("ratio", 0.5))?)
+            };
+            if ratio != 0.0 {
+                return Err(cx.unsupported(format!(
+                    "training-mode Dropout with ratio {ratio} draws a random mask"
+                )));
+            }
         }
         if cx.wants_output(1) {
             let shape = cx.add1(
@@ -351,15 +374,14 @@ fn depth_space(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     let blocksize = cx
         .a(cx.attrs.int_opt("blocksize"))?
         .ok_or_else(|| cx.err("missing attribute `blocksize`"))?;
+    // Both default to DCR; SpaceToDepth has `mode` since opset 26.
+    let m = cx.a(cx.attrs.string("mode", "DCR"))?;
+    let mode =
+        DepthToSpaceMode::from_name(&m).ok_or_else(|| cx.err(format!("unknown mode {m:?}")))?;
     let op = if cx.op_type() == "DepthToSpace" {
-        let m = cx.a(cx.attrs.string("mode", "DCR"))?;
-        Op::DepthToSpace {
-            blocksize,
-            mode: DepthToSpaceMode::from_name(&m)
-                .ok_or_else(|| cx.err(format!("unknown mode {m:?}")))?,
-        }
+        Op::DepthToSpace { blocksize, mode }
     } else {
-        Op::SpaceToDepth { blocksize }
+        Op::SpaceToDepth { blocksize, mode }
     };
     cx.add(op, &[x])
 }

@@ -57,7 +57,7 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
         Op::ConstantOfShape { value } => shapes::constant_of_shape(op, inputs, value)?,
         Op::EyeLike { dtype, .. } => shapes::eye_like(op, inputs, *dtype)?,
         Op::DepthToSpace { blocksize, .. } => shapes::depth_to_space(op, inputs, *blocksize)?,
-        Op::SpaceToDepth { blocksize } => shapes::space_to_depth(op, inputs, *blocksize)?,
+        Op::SpaceToDepth { blocksize, .. } => shapes::space_to_depth(op, inputs, *blocksize)?,
         Op::Split { axis, splits } => return select::split(op, inputs, *axis, splits),
         Op::Slice => select::slice(op, inputs)?,
         Op::Concat { axis } => select::concat(op, inputs, *axis)?,

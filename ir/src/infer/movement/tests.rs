@@ -204,7 +204,10 @@ fn layout_ops() {
         "f32[1,2,h*2,6]"
     );
     assert!(fails(d2s, &[of(f32t(&[k(1), k(6), k(2), k(2)]))]).contains("divisible"));
-    let s2d = Op::SpaceToDepth { blocksize: 2 };
+    let s2d = Op::SpaceToDepth {
+        blocksize: 2,
+        mode: DepthToSpaceMode::Dcr,
+    };
     assert_eq!(
         one(s2d, &[of(f32t(&[k(1), k(3), v("h"), k(4)]))]),
         "f32[1,12,floor(h/2),2]"

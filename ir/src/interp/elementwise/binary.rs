@@ -6,7 +6,11 @@
 //! toward zero; integer Div and Mod by zero give 0. Pow with an integer base
 //! and a float exponent computes in f64 and converts as Cast does; with an
 //! integer exponent it multiplies exactly (wrapping), see [`math::pow_i`].
-//! BitShift by at least the bit width gives 0.
+//! BitShift: a shift amount outside `0..bits` (negative, or at least the bit
+//! width) shifts every bit out: 0, except a right shift of a negative signed
+//! value, which is arithmetic and gives -1 (ONNX opset 28). Left shifts wrap.
+//! Float Mod with fmod=0 is Python's (numpy's) `%`: the result takes the
+//! divisor's sign, a zero result is a signed zero with the divisor's sign.
 
 use super::data::{load, store, Data};
 use super::math;
@@ -70,10 +74,14 @@ pub(super) fn eval(op: &Op, a: &Tensor, b: &Tensor) -> Result<Tensor, String> {
             Pow => Data::I(zip(&x, &y, &m, math::pow_i)),
             BitShift { direction } => {
                 let bits = 8 * a.dtype().size() as i64;
+                // Values are sign- or zero-extended into i64, so `>>` on the
+                // i64 is the narrow type's arithmetic (signed) or logical
+                // (unsigned) shift; left shifts wrap when stored back.
                 let f = move |v: i64, s: i64| match direction {
-                    _ if !(0..bits).contains(&s) => 0,
-                    ShiftDirection::Left => v << s,
-                    ShiftDirection::Right => v >> s,
+                    ShiftDirection::Left if (0..bits).contains(&s) => v << s,
+                    ShiftDirection::Right if (0..bits).contains(&s) => v >> s,
+                    ShiftDirection::Right if v < 0 => -1,
+                    _ => 0,
                 };
                 Data::I(zip(&x, &y, &m, f))
             }
@@ -132,9 +140,9 @@ fn float_fn(op: &Op) -> Result<fn(f64, f64) -> f64, String> {
         Sub => |a, b| a - b,
         Mul => |a, b| a * b,
         Div => |a, b| a / b,
-        // Only fmod=true reaches here for floats (the verifier rejects the
-        // other); f64's `%` is C's fmod, exact.
-        Mod { .. } => |a, b| a % b,
+        // f64's `%` is C's fmod, exact.
+        Mod { fmod: true } => |a, b| a % b,
+        Mod { fmod: false } => math::mod_f,
         Max => math::max_f,
         Min => math::min_f,
         PRelu => |x, s| if x < 0.0 { s * x } else { x },

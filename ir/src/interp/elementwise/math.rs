@@ -159,6 +159,21 @@ pub(crate) fn mod_i(a: i64, b: i64) -> i64 {
     }
 }
 
+/// Remainder with the divisor's sign (Python / numpy `%`, ONNX fmod=0 on
+/// floats), as numpy's `npy_divmod`: a zero remainder is a zero with the
+/// divisor's sign; x % 0, inf % y and NaNs give NaN; a finite x with an
+/// infinite y of the other sign gives that infinity (`-3 % inf = inf`).
+pub(crate) fn mod_f(a: f64, b: f64) -> f64 {
+    let r = a % b;
+    if r == 0.0 {
+        0.0f64.copysign(b)
+    } else if (b < 0.0) != (r < 0.0) && !r.is_nan() {
+        r + b
+    } else {
+        r
+    }
+}
+
 /// `a^e` for integers. A non-negative exponent multiplies with wrapping; a
 /// negative one gives the truncated value of 1/a^|e| (so 1 → 1, -1 → ±1,
 /// anything else → 0, including 0, as integer division by zero gives 0).
@@ -238,6 +253,26 @@ mod tests {
         assert_eq!(clamp_f(5.0, Some(3.0), Some(1.0)), 1.0);
         assert_eq!(clamp_f(-5.0, Some(3.0), Some(1.0)), 1.0);
         assert_eq!(clamp_f(-5.0, None, Some(1.0)), -5.0);
+    }
+
+    #[test]
+    fn float_mod_takes_the_divisor_sign() {
+        let inf = f64::INFINITY;
+        assert_eq!(mod_f(-7.0, 2.0), 1.0);
+        assert_eq!(mod_f(7.0, -2.0), -1.0);
+        assert_eq!(mod_f(5.5, 2.0), 1.5);
+        // Zero remainders carry the divisor's sign.
+        let z = mod_f(4.0, -2.0);
+        assert!(z == 0.0 && z.is_sign_negative());
+        let z = mod_f(-0.0, 2.0);
+        assert!(z == 0.0 && z.is_sign_positive());
+        // Infinite divisor: same sign keeps x, the other sign gives it.
+        assert_eq!(mod_f(3.0, inf), 3.0);
+        assert_eq!(mod_f(-3.0, inf), inf);
+        assert_eq!(mod_f(1.0, -inf), -inf);
+        assert!(mod_f(inf, 2.0).is_nan());
+        assert!(mod_f(1.0, 0.0).is_nan());
+        assert!(mod_f(f64::NAN, 2.0).is_nan() && mod_f(1.0, f64::NAN).is_nan());
     }
 
     #[test]

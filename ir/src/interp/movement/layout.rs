@@ -330,7 +330,11 @@ pub(super) fn depth_to_space(
     })
 }
 
-pub(super) fn space_to_depth(x: &[&Tensor], blocksize: i64) -> Result<Tensor, String> {
+pub(super) fn space_to_depth(
+    x: &[&Tensor],
+    blocksize: i64,
+    mode: DepthToSpaceMode,
+) -> Result<Tensor, String> {
     arity(x, 1, 1)?;
     let b = blocksize_of(blocksize)?;
     let s = nchw(x[0], "space_to_depth")?;
@@ -343,7 +347,12 @@ pub(super) fn space_to_depth(x: &[&Tensor], blocksize: i64) -> Result<Tensor, St
     let out = [n, c * b * b, h / b, w / b];
     let st = strides(s);
     build(x[0], &out, None, |i| {
-        let (blk, ic) = (i[1] / c, i[1] % c);
+        let (blk, ic) = match mode {
+            // DCR: the block offset is the outer part of the channel.
+            DepthToSpaceMode::Dcr => (i[1] / c, i[1] % c),
+            // CRD: the input channel is the outer part.
+            DepthToSpaceMode::Crd => (i[1] % (b * b), i[1] / (b * b)),
+        };
         let (bi, bj) = (blk / b, blk % b);
         Ok(Some(flat_of(
             &[i[0], ic, i[2] * b + bi, i[3] * b + bj],

@@ -48,7 +48,7 @@ pub(crate) fn eval(op: &Op, x: &[&Tensor]) -> Result<Vec<Tensor>, String> {
         Op::Concat { axis } => layout::concat(x, *axis)?,
         Op::Split { axis, splits } => return layout::split(x, *axis, splits),
         Op::DepthToSpace { blocksize, mode } => layout::depth_to_space(x, *blocksize, *mode)?,
-        Op::SpaceToDepth { blocksize } => layout::space_to_depth(x, *blocksize)?,
+        Op::SpaceToDepth { blocksize, mode } => layout::space_to_depth(x, *blocksize, *mode)?,
         Op::Slice => window::slice(x)?,
         Op::Pad { mode } => window::pad(x, *mode)?,
         Op::Trilu { upper } => window::trilu(x, *upper)?,

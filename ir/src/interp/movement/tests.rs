@@ -426,14 +426,26 @@ fn depth_space_reverse_sequence() {
         0., 2., 1., 3., 4., 6., 5., 7., 8., 10., 9., 11., 12., 14., 13., 15.,
     ];
     assert_eq!(vals(&d), want);
-    let s = run1(Op::SpaceToDepth { blocksize: 2 }, &[&ar(&[1, 1, 4, 4])]);
+    let s = run1(
+        Op::SpaceToDepth {
+            blocksize: 2,
+            mode: DepthToSpaceMode::Dcr,
+        },
+        &[&ar(&[1, 1, 4, 4])],
+    );
     let want = [
         0., 2., 8., 10., 1., 3., 9., 11., 4., 6., 12., 14., 5., 7., 13., 15.,
     ];
     assert_eq!(vals(&s), want);
     // space_to_depth inverts DCR depth_to_space.
     let y = ar(&[2, 3, 4, 6]);
-    let s = run1(Op::SpaceToDepth { blocksize: 2 }, &[&y]);
+    let s = run1(
+        Op::SpaceToDepth {
+            blocksize: 2,
+            mode: DepthToSpaceMode::Dcr,
+        },
+        &[&y],
+    );
     assert_eq!(s.shape(), &[2, 12, 2, 3]);
     let back = run1(
         Op::DepthToSpace {
@@ -443,7 +455,31 @@ fn depth_space_reverse_sequence() {
         &[&s],
     );
     assert_eq!(back, y);
-    assert!(err(Op::SpaceToDepth { blocksize: 4 }, &[&y]).contains("divisible"));
+    // CRD space_to_depth inverts CRD depth_to_space; the modes differ.
+    let crd = run1(
+        Op::SpaceToDepth {
+            blocksize: 2,
+            mode: DepthToSpaceMode::Crd,
+        },
+        &[&y],
+    );
+    assert_ne!(crd, s);
+    let back = run1(
+        Op::DepthToSpace {
+            blocksize: 2,
+            mode: DepthToSpaceMode::Crd,
+        },
+        &[&crd],
+    );
+    assert_eq!(back, y);
+    assert!(err(
+        Op::SpaceToDepth {
+            blocksize: 4,
+            mode: DepthToSpaceMode::Dcr
+        },
+        &[&y]
+    )
+    .contains("divisible"));
 
     let x = ar(&[4, 2]); // time-major: [time, batch]
     let r = run1(
