@@ -56,20 +56,19 @@ def unsupported():
         helper.make_node("Frobnicate", ["r"], ["f1"], name="frob_a", domain="com.example"),
         helper.make_node("Frobnicate", ["f1"], ["f2"], name="frob_b", domain="com.example"),
         helper.make_node("StringNormalizer", ["f2"], ["d"], name="strnorm_1"),
-        helper.make_node("MaxUnpool", ["d", "i"], ["y"], name="unpool", kernel_shape=[2, 2]),
+        helper.make_node("ImageDecoder", ["d"], ["y"], name="decode"),
     ]
     g = helper.make_graph(
         nodes,
         "unsupported",
         [
             helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2]),
-            helper.make_tensor_value_info("i", TensorProto.INT64, [1, 1, 2, 2]),
         ],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
     )
     m = helper.make_model(
         g,
-        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)],
+        opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("com.example", 1)],
         ir_version=8,
     )
     onnx.save(m, os.path.join(OUT, "unsupported.onnx"))  # the checker rejects Frobnicate
