@@ -286,3 +286,11 @@ fn external_data_outside_the_folder_is_rejected() {
     }
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// Found by the `onnx_import` fuzz target: a mutated model whose graph lists
+/// no outputs used to import into a graph the verifier rejects.
+#[test]
+fn a_graph_without_outputs_is_an_error() {
+    let e = import_onnx(&fixture("fuzz_no_outputs.onnx")).unwrap_err();
+    assert!(e.to_string().contains("no outputs"), "{e}");
+}

@@ -271,6 +271,12 @@ impl<'m> Importer<'m> {
         for i in topo_order(gp)? {
             self.convert_node(&gp.node[i], i)?;
         }
+        if gp.output.is_empty() {
+            return Err(OnnxError::Model(format!(
+                "graph `{}` declares no outputs",
+                gp.name.as_deref().unwrap_or("")
+            )));
+        }
         let mut outs = vec![];
         for o in &gp.output {
             let name = o.name.as_deref().unwrap_or("");

@@ -180,7 +180,16 @@ pub fn import_onnx_bytes_with(
     opts: &ImportOptions,
 ) -> Result<Graph, OnnxError> {
     let model = decode_model(bytes)?;
-    import::import_model(&model, base_dir, opts)
+    let g = import::import_model(&model, base_dir, opts)?;
+    // The importer builds through shape inference, so this holds by
+    // construction; checking it here turns an importer bug into an error
+    // instead of a graph that misbehaves later.
+    ingot_ir::verify(&g).map_err(|e| {
+        OnnxError::Model(format!(
+            "the imported graph does not verify (an importer bug; please report it):\n{e}"
+        ))
+    })?;
+    Ok(g)
 }
 
 /// Decode a serialized `TensorProto` (as in ONNX test data `input_0.pb`).
