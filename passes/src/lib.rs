@@ -11,6 +11,7 @@
 pub mod const_fold;
 pub mod cse;
 pub mod dce;
+pub mod memory_plan;
 pub mod pipeline;
 pub mod shape_infer;
 
