@@ -89,7 +89,13 @@ struct TreeNode {
 }
 
 fn place_symbolic(slots: &mut [Slot], mut order: Vec<usize>, base: i64) {
-    order.sort_by_key(|&i| (std::cmp::Reverse(at_reference(&slots[i].bytes)), slots[i].start, i));
+    order.sort_by_key(|&i| {
+        (
+            std::cmp::Reverse(at_reference(&slots[i].bytes)),
+            slots[i].start,
+            i,
+        )
+    });
     let mut tree: Vec<TreeNode> = vec![];
     let mut total = Dim::Known(0);
     for &i in &order {

@@ -114,11 +114,16 @@ pub fn aligned_bytes(ty: &TensorType) -> Option<Dim> {
 }
 
 /// Evaluate a size or offset under `bindings`; negative or unbound is an error.
-pub(crate) fn eval(d: &Dim, bindings: &Bindings, what: &dyn Fn() -> String) -> Result<usize, String> {
+pub(crate) fn eval(
+    d: &Dim,
+    bindings: &Bindings,
+    what: &dyn Fn() -> String,
+) -> Result<usize, String> {
     let v = d
         .eval(&|name| bindings.get(name).copied())
         .ok_or_else(|| format!("{}: `{d:?}` needs a binding for {:?}", what(), d.vars()))?;
-    usize::try_from(v).map_err(|_| format!("{}: `{d:?}` is negative ({v}) under {bindings:?}", what()))
+    usize::try_from(v)
+        .map_err(|_| format!("{}: `{d:?}` is negative ({v}) under {bindings:?}", what()))
 }
 
 /// Plan the arena for `g`'s schedule. Fails when an intermediate's size is
@@ -216,7 +221,11 @@ impl MemoryPlan {
     pub fn offsets_for(&self, bindings: &Bindings) -> Result<Vec<usize>, String> {
         self.buffers
             .iter()
-            .map(|b| eval(&self.slots[b.slot].offset, bindings, &|| format!("offset of {}", b.value)))
+            .map(|b| {
+                eval(&self.slots[b.slot].offset, bindings, &|| {
+                    format!("offset of {}", b.value)
+                })
+            })
             .collect()
     }
 
@@ -255,7 +264,9 @@ impl MemoryPlan {
         let mut sum = 0usize;
         for b in &self.buffers {
             sum = sum
-                .checked_add(eval(&b.bytes, bindings, &|| format!("size of {}", b.value))?)
+                .checked_add(eval(&b.bytes, bindings, &|| {
+                    format!("size of {}", b.value)
+                })?)
                 .ok_or("sum of sizes overflows usize")?;
         }
         Ok(sum)

@@ -166,7 +166,10 @@ fn symbolic_batch_plan_holds_for_every_binding() {
 fn symbolic_sizes_are_aligned_polynomials() {
     let ty = TensorType::new(ingot_ir::DType::F32, [Dim::var("batch"), Dim::Known(16)]);
     // 64 * batch bytes: already aligned, so no ceil atom.
-    assert_eq!(aligned_bytes(&ty), Some(Dim::var("batch").mul(&Dim::Known(64))));
+    assert_eq!(
+        aligned_bytes(&ty),
+        Some(Dim::var("batch").mul(&Dim::Known(64)))
+    );
     let odd = TensorType::new(ingot_ir::DType::F32, [Dim::var("batch"), Dim::Known(3)]);
     let b = aligned_bytes(&odd).unwrap();
     for (n, want) in [(1, 64), (5, 64), (6, 128), (100, 1216)] {
