@@ -13,6 +13,7 @@ pub mod cse;
 pub mod dce;
 pub mod pipeline;
 pub mod shape_infer;
+pub mod simplify;
 
 use ingot_ir::Graph;
 use std::time::Duration;

@@ -22,6 +22,7 @@
 //! directives checked and are then counted as skipped.
 
 pub mod directive;
+pub mod pass;
 pub mod values;
 
 use directive::{parse_header, parse_pos_error, parse_run, Expect, Kind, Literal, RunLine};
@@ -195,7 +196,8 @@ struct Directives {
     header: Option<(usize, Vec<Kind>)>,
     runs: Vec<(usize, RunLine)>,
     errors: Vec<(usize, String)>,
-    checks: Vec<usize>,
+    /// `; check:`, `; nextln:`, `; not:` lines of pass tests.
+    checks: Vec<(usize, pass::CheckKind, String)>,
 }
 
 /// Collects failures for one file.
@@ -248,8 +250,15 @@ fn directives(lines: &[&str], r: &mut Report) -> Directives {
             }
         } else if let Some(rest) = c.strip_prefix("error:") {
             d.errors.push((i, rest.trim().to_string()));
-        } else if c.starts_with("check:") {
-            d.checks.push(i);
+        } else if let Some(rest) = c.strip_prefix("check:") {
+            d.checks
+                .push((i, pass::CheckKind::Check, rest.trim().to_string()));
+        } else if let Some(rest) = c.strip_prefix("nextln:") {
+            d.checks
+                .push((i, pass::CheckKind::NextLn, rest.trim().to_string()));
+        } else if let Some(rest) = c.strip_prefix("not:") {
+            d.checks
+                .push((i, pass::CheckKind::Not, rest.trim().to_string()));
         }
     }
     d
@@ -297,19 +306,44 @@ fn check_file(
         return;
     };
     let hl = *hl;
+    let mut pass_names = None;
     for k in kinds {
         match k {
             Kind::Unknown(w) => {
-                r.at(hl, format!("unknown test kind `{w}` (known: parse, verify, run)"));
+                r.at(
+                    hl,
+                    format!("unknown test kind `{w}` (known: parse, verify, run, pass)"),
+                );
             }
-            Kind::Pass(names) => r.at(
-                hl,
-                format!(
-                    "unknown test kind `pass` (passes {names:?}): this runner does not run passes yet"
-                ),
-            ),
+            Kind::Pass(names) => pass_names = Some(names),
             _ => {}
         }
+    }
+    if let Some(names) = pass_names {
+        if kinds.len() > 1 {
+            r.at(
+                hl,
+                "`pass` takes the rest of the header and cannot be combined with other kinds",
+            );
+        }
+        for (i, _) in &d.errors {
+            r.at(*i, "an `; error:` line in a pass test");
+        }
+        if !r.failures.is_empty() {
+            return;
+        }
+        let Some(parser) = parser else { return };
+        let g = match parser(&blank_comments(lines)) {
+            Ok(g) => g,
+            Err((line, col, msg)) => {
+                return r.at(
+                    line.saturating_sub(1),
+                    format!("parse error at {line}:{col}: {msg}"),
+                )
+            }
+        };
+        pass::check_pass_file(g, names, lines, d, bless, r, edits, hl);
+        return;
     }
     let has = |k: Kind| kinds.contains(&k);
     let (parse, verify, run) = (has(Kind::Parse), has(Kind::Verify), has(Kind::Run));
@@ -331,8 +365,11 @@ fn check_file(
             );
         }
     }
-    for &i in &d.checks {
-        r.at(i, "`; check:` lines belong to `; test pass` files");
+    for (i, _, _) in &d.checks {
+        r.at(
+            *i,
+            "`; check:`/`; nextln:`/`; not:` lines belong to `; test pass` files",
+        );
     }
     // A parse test that expects an error is only that.
     let expect_parse_error = parse && !d.errors.is_empty();
@@ -357,12 +394,7 @@ fn check_file(
     let Some(parser) = parser else { return };
 
     // Blank whole-line comments so positions stay file positions.
-    let text: String = lines
-        .iter()
-        .map(|l| if comment(l).is_some() { "" } else { l })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let g = match parser(&text) {
+    let g = match parser(&blank_comments(lines)) {
         Err((line, col, msg)) => {
             if !expect_parse_error {
                 r.at(
@@ -423,6 +455,15 @@ fn check_file(
             check_run(&g, lines[*i], *i, line, bless, r, edits);
         }
     }
+}
+
+/// The file with whole-line comments blanked, so positions stay file positions.
+fn blank_comments(lines: &[&str]) -> String {
+    lines
+        .iter()
+        .map(|l| if comment(l).is_some() { "" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Verify `g`; for verify tests compare with the `; error:` lines. Returns
