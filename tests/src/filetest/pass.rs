@@ -240,3 +240,74 @@ fn check_texts(
 fn line_end(text: &str, at: usize) -> usize {
     text[at..].find('\n').map_or(text.len(), |k| at + k)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{run_source, text_parser, FileOutcome};
+    use std::path::Path;
+
+    const GRAPH: &str = "\
+graph @f(%x: f32[2]) -> f32[2] {
+  %a = relu %x : f32[2]
+  %b = relu %x : f32[2]
+  %dead = exp %x : f32[2]
+  %s = add %a, %b : f32[2]
+  return %s
+}
+";
+
+    fn run(header: &str, directives: &str, bless: bool) -> (FileOutcome, Option<String>) {
+        let src = format!("{header}\n{GRAPH}{directives}");
+        run_source(Path::new("p.ir"), &src, text_parser(), bless)
+    }
+
+    fn failures(header: &str, directives: &str) -> Vec<String> {
+        let o = run(header, directives, false).0;
+        o.failures.iter().map(|f| f.to_string()).collect()
+    }
+
+    #[test]
+    fn checks_in_order_nextln_and_not() {
+        let ok = "; check: %a = relu %x\n; nextln: add %a, %a\n; not: exp\n; not: %b\n\
+                  ; run: @f([-1.0, 2.0]) == [0.0, 4.0]\n";
+        assert!(failures("; test pass cse, dce", ok).is_empty());
+        // Without dce the dead exp stays, between the relu and the add.
+        let f = failures("; test pass cse", ok);
+        assert_eq!(f.len(), 2, "{f:#?}");
+        assert!(f[0].starts_with("p.ir:10: `add %a, %a` not found on the next line `%dead = exp"));
+        assert!(f[1].starts_with("p.ir:11: `exp` must not appear"), "{}", f[1]);
+        // Order matters: `relu` is not found after `add`.
+        let f = failures("; test pass cse, dce", "; check: add\n; check: relu\n");
+        assert!(f[0].starts_with("p.ir:10: `relu` not found after the previous match"));
+        // nextln looks at the next line only.
+        let f = failures("; test pass cse, dce", "; check: relu\n; nextln: return\n");
+        assert!(f[0].starts_with("p.ir:10: `return` not found on the next line"));
+    }
+
+    #[test]
+    fn run_lines_check_before_and_after() {
+        let f = failures("; test pass dce", "; run: @f([-1.0, 2.0]) == [0.0, 5.0]\n");
+        assert_eq!(f.len(), 2, "{f:#?}");
+        assert!(f[0].starts_with("p.ir:9: output 0"));
+        assert!(f[1].starts_with("p.ir:9: after the passes: output 0"));
+        let f = failures("; test pass", "; run: @f([1.0, 2.0]) == [2.0, 4.0]\n");
+        assert!(f[0].contains("names no pass"), "{f:#?}");
+        let f = failures("; test pass dce", "");
+        assert!(f[0].contains("needs `; check:`"), "{f:#?}");
+    }
+
+    #[test]
+    fn bless_rewrites_checks_and_runs() {
+        let (o, new) = run(
+            "; test pass cse, dce",
+            "; check: nothing like this\n; not: exp\n; run: @f([1.0, 1.0]) == [0.0, 0.0]\n",
+            true,
+        );
+        assert!(o.failures.is_empty(), "{:#?}", o.failures);
+        let new = new.expect("blessed");
+        assert!(new.contains("; check: %a = relu %x : f32[2]\n; check: %s = add %a, %a"));
+        assert!(new.contains("; not: exp\n; run: @f([1.0, 1.0]) == [2.0, 2.0]"));
+        let (o, again) = run_source(Path::new("p.ir"), &new, text_parser(), false);
+        assert!(o.passed() && again.is_none(), "{:#?}", o.failures);
+    }
+}
