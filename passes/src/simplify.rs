@@ -75,7 +75,10 @@ const RULES: &[(&str, Rule)] = &[
             return None;
         };
         let p = perm_of(perm, g.ty(g.node(n).inputs[0]).rank())?;
-        p.iter().enumerate().all(|(i, &a)| i == a).then(|| same_type(g, n, 0))?
+        p.iter()
+            .enumerate()
+            .all(|(i, &a)| i == a)
+            .then(|| same_type(g, n, 0))?
     }),
     ("transpose-transpose", transpose_transpose),
     ("reshape-reshape", reshape_reshape),

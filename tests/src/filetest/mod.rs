@@ -342,7 +342,7 @@ fn check_file(
                 )
             }
         };
-        pass::check_pass_file(g, names, lines, d, bless, r, edits, hl);
+        pass::check_pass_file(g, (hl, names), lines, d, bless, r, edits);
         return;
     }
     let has = |k: Kind| kinds.contains(&k);

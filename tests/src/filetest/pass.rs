@@ -20,10 +20,17 @@ use super::{check_run, input_tensors, Directives, Edits, Failure, Report};
 use ingot_ir::Graph;
 use ingot_passes::{Changed, Pass, PassCx, PassError, PipelineOptions};
 
+/// Builds a pass.
+pub type MakePass = fn() -> Box<dyn Pass>;
+
 /// The passes a `; test pass` header may name. Adding one is one line.
-pub const PASSES: &[(&str, fn() -> Box<dyn Pass>)] = &[
-    ("shape-infer", || Box::new(ingot_passes::shape_infer::ShapeInfer)),
-    ("const-fold", || Box::<ingot_passes::const_fold::ConstFold>::default()),
+pub const PASSES: &[(&str, MakePass)] = &[
+    ("shape-infer", || {
+        Box::new(ingot_passes::shape_infer::ShapeInfer)
+    }),
+    ("const-fold", || {
+        Box::<ingot_passes::const_fold::ConstFold>::default()
+    }),
     ("cse", || Box::new(ingot_passes::cse::Cse)),
     ("dce", || Box::new(ingot_passes::dce::Dce)),
     ("simplify", || Box::new(ingot_passes::simplify::Simplify)),
@@ -60,16 +67,18 @@ pub(super) enum CheckKind {
 /// Run a pass test on the parsed graph `g`.
 pub(super) fn check_pass_file(
     g: Graph,
-    names: &[String],
+    (hl, names): (usize, &[String]),
     lines: &[&str],
     d: &Directives,
     bless: bool,
     r: &mut Report,
     edits: &mut Edits,
-    hl: usize,
 ) {
     if names.is_empty() {
-        return r.at(hl, "`; test pass` names no pass (e.g. `; test pass cse, dce`)");
+        return r.at(
+            hl,
+            "`; test pass` names no pass (e.g. `; test pass cse, dce`)",
+        );
     }
     let mut passes = Vec::new();
     for n in names {
@@ -77,18 +86,27 @@ pub(super) fn check_pass_file(
             Some(p) => passes.push(p),
             None => {
                 let known: Vec<&str> = PASSES.iter().map(|(n, _)| *n).collect();
-                r.at(hl, format!("unknown pass `{n}` (known: {})", known.join(", ")));
+                r.at(
+                    hl,
+                    format!("unknown pass `{n}` (known: {})", known.join(", ")),
+                );
             }
         }
     }
     if d.checks.is_empty() && d.runs.is_empty() {
-        r.at(hl, "a pass test needs `; check:`, `; not:` or `; run:` lines");
+        r.at(
+            hl,
+            "a pass test needs `; check:`, `; not:` or `; run:` lines",
+        );
     }
     if !r.failures.is_empty() {
         return;
     }
     if let Err(e) = ingot_ir::verify(&g) {
-        return r.at(hl, format!("the graph does not verify before the passes:\n{e}"));
+        return r.at(
+            hl,
+            format!("the graph does not verify before the passes:\n{e}"),
+        );
     }
     let mut after = g.clone();
     let mut cx = PassCx::default();
@@ -100,7 +118,10 @@ pub(super) fn check_pass_file(
             let text = ingot_ir::text::print(&after);
             return r.at(
                 hl,
-                format!("after pass `{}` the graph does not verify:\n{e}\n{text}", p.name()),
+                format!(
+                    "after pass `{}` the graph does not verify:\n{e}\n{text}",
+                    p.name()
+                ),
             );
         }
     }
@@ -118,7 +139,15 @@ pub(super) fn check_pass_file(
         if bless {
             after_matches_before(&g, &after, *i, run, &mut sub);
         } else {
-            check_run(&after, lines[*i], *i, run, false, &mut sub, &mut Edits::default());
+            check_run(
+                &after,
+                lines[*i],
+                *i,
+                run,
+                false,
+                &mut sub,
+                &mut Edits::default(),
+            );
         }
         r.failures.extend(sub.failures.into_iter().map(|f| Failure {
             message: format!("after the passes: {}\n{text}", f.message),
@@ -158,13 +187,7 @@ fn after_matches_before(
 }
 
 /// Match the `; check:`/`; nextln:`/`; not:` lines against `text`.
-fn check_texts(
-    text: &str,
-    d: &Directives,
-    bless: bool,
-    r: &mut Report,
-    edits: &mut Edits,
-) {
+fn check_texts(text: &str, d: &Directives, bless: bool, r: &mut Report, edits: &mut Edits) {
     let mut problems: Vec<(usize, String)> = Vec::new();
     let mut pos = 0usize;
     let mut last_line_end: Option<usize> = None;
@@ -182,7 +205,11 @@ fn check_texts(
                     last_line_end = Some(line_end(text, start));
                 }
                 None => {
-                    let shown = if pos == 0 { "" } else { " after the previous match" };
+                    let shown = if pos == 0 {
+                        ""
+                    } else {
+                        " after the previous match"
+                    };
                     problems.push((*i, format!("`{want}` not found{shown}")));
                 }
             },
@@ -275,7 +302,11 @@ graph @f(%x: f32[2]) -> f32[2] {
         let f = failures("; test pass cse", ok);
         assert_eq!(f.len(), 2, "{f:#?}");
         assert!(f[0].starts_with("p.ir:10: `add %a, %a` not found on the next line `%dead = exp"));
-        assert!(f[1].starts_with("p.ir:11: `exp` must not appear"), "{}", f[1]);
+        assert!(
+            f[1].starts_with("p.ir:11: `exp` must not appear"),
+            "{}",
+            f[1]
+        );
         // Order matters: `relu` is not found after `add`.
         let f = failures("; test pass cse, dce", "; check: add\n; check: relu\n");
         assert!(f[0].starts_with("p.ir:10: `relu` not found after the previous match"));

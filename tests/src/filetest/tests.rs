@@ -281,9 +281,8 @@ fn header_problems() {
         f("; test parse, run\n; run: @f() == [1]\n; error: 1:1: x\n")[0]
             .contains("cannot also verify or run")
     );
-    assert!(
-        f("; test parse\n; check: const\n")[0].contains("`; check:`/`; nextln:`/`; not:` lines belong to `; test pass`")
-    );
+    assert!(f("; test parse\n; check: const\n")[0]
+        .contains("`; check:`/`; nextln:`/`; not:` lines belong to `; test pass`"));
 }
 
 #[test]
