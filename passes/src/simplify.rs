@@ -32,6 +32,7 @@
 
 use crate::{Changed, Pass, PassCx, PassError};
 use ingot_ir::{DType, Dim, Graph, Node, Op, Tensor, Value};
+use std::collections::HashSet;
 
 pub struct Simplify;
 
@@ -319,16 +320,24 @@ const MAX_SWEEPS: usize = 64;
 /// whether anything changed.
 pub fn simplify(g: &mut Graph) -> bool {
     let mut changed = false;
+    let mut removed = HashSet::new();
     for _ in 0..MAX_SWEEPS {
         let mut any = false;
         for n in g.order().to_vec() {
-            if !g.order().contains(&n) {
+            // A node forwarded away this sweep is no longer scheduled.
+            if removed.contains(&n) {
                 continue;
             }
-            any |= RULES
-                .iter()
-                .find_map(|(_, rule)| rule(g, n))
-                .is_some_and(|rw| apply(g, n, rw));
+            let Some(rw) = RULES.iter().find_map(|(_, rule)| rule(g, n)) else {
+                continue;
+            };
+            let forward = matches!(rw, Rewrite::Forward(_));
+            if apply(g, n, rw) {
+                any = true;
+                if forward {
+                    removed.insert(n);
+                }
+            }
         }
         changed |= any;
         if !any {
@@ -376,4 +385,28 @@ fn apply(g: &mut Graph, n: Node, rw: Rewrite) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ingot_ir::TensorType;
+
+    #[test]
+    fn keeps_plus_zero_and_moves_output_names() {
+        let t = TensorType::fixed(DType::F32, &[2]);
+        let mut g = Graph::new("f");
+        let x = g.add_input("x", t.clone()).unwrap();
+        let pz = g.add_const(Tensor::scalar(0.0f32));
+        let nz = g.add_const(Tensor::scalar(-0.0f32));
+        let a = g.add_node(Op::Add, &[x, pz]).unwrap()[0];
+        let b = g.add_node(Op::Add, &[a, nz]).unwrap()[0];
+        g.set_name(b, "y").unwrap();
+        g.set_outputs(vec![b]);
+        assert!(simplify(&mut g));
+        assert_eq!(g.outputs(), &[a], "x + 0.0 stays, + -0.0 goes");
+        assert_eq!(g.name_of(a), Some("y"));
+        assert!(!simplify(&mut g), "idempotent");
+        ingot_ir::verify(&g).unwrap();
+    }
 }

@@ -9,6 +9,9 @@
 //!   matches some error, each error some line); none listed means clean.
 //! - `; test run`: the graph parses and verifies, and each `; run:` line's
 //!   call gives the expected outputs (`==`, `~=`) or error (`error:`).
+//! - `; test pass <names>`: run the named passes and match `; check:`,
+//!   `; nextln:`, `; not:` lines against the printed result; `; run:` lines
+//!   hold before and after (`pass.rs`).
 //!
 //! Whole-line comments are blanked (not removed) before parsing, so parse
 //! errors point at file lines. Every problem is a [`Failure`] at a file line;
@@ -22,10 +25,12 @@
 //! directives checked and are then counted as skipped.
 
 pub mod directive;
+mod edits;
 pub mod pass;
 pub mod values;
 
 use directive::{parse_header, parse_pos_error, parse_run, Expect, Kind, Literal, RunLine};
+use edits::Edits;
 use ingot_ir::{Graph, Tensor};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -687,62 +692,6 @@ fn compare_outputs(outs: &[Tensor], lits: &[Literal], approx: bool) -> Vec<Strin
         }
     }
     problems
-}
-
-/// Line rewrites requested by bless mode.
-#[derive(Default)]
-struct Edits {
-    /// 0-based line → new text (`None` deletes the line).
-    lines: Vec<(usize, Option<String>)>,
-    /// Lines inserted before a 0-based line index (`usize::MAX`: at the end).
-    inserts: Vec<(usize, Vec<String>)>,
-}
-
-impl Edits {
-    fn replace_line(&mut self, idx: usize, text: String) {
-        self.lines.push((idx, Some(text)));
-    }
-
-    /// Replace the `; error:` lines with `new`, where the first one was (or
-    /// at the end of the file).
-    fn replace_errors(&mut self, old: &[(usize, String)], new: Vec<String>) {
-        for (i, _) in old {
-            self.lines.push((*i, None));
-        }
-        let at = old.first().map_or(usize::MAX, |(i, _)| *i);
-        self.inserts.push((at, new));
-    }
-
-    fn apply(&self, lines: &[&str]) -> Option<String> {
-        if self.lines.is_empty() && self.inserts.is_empty() {
-            return None;
-        }
-        let mut out: Vec<String> = Vec::new();
-        // A file ending in a newline splits into a last empty "line"; appended
-        // lines go before it.
-        let end = if lines.last() == Some(&"") {
-            lines.len() - 1
-        } else {
-            lines.len()
-        };
-        for (i, l) in lines.iter().enumerate() {
-            let at = if i == end { usize::MAX } else { i };
-            for (_, ins) in self.inserts.iter().filter(|(k, _)| *k == at) {
-                out.extend(ins.iter().cloned());
-            }
-            match self.lines.iter().find(|(k, _)| *k == i) {
-                Some((_, None)) => {}
-                Some((_, Some(t))) => out.push(t.clone()),
-                None => out.push(l.to_string()),
-            }
-        }
-        if end == lines.len() {
-            for (_, ins) in self.inserts.iter().filter(|(k, _)| *k == usize::MAX) {
-                out.extend(ins.iter().cloned());
-            }
-        }
-        Some(out.join("\n"))
-    }
 }
 
 #[cfg(test)]
