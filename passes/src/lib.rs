@@ -14,6 +14,7 @@ pub mod dce;
 pub mod memory_plan;
 pub mod pipeline;
 pub mod shape_infer;
+pub mod simplify;
 
 use ingot_ir::Graph;
 use std::time::Duration;

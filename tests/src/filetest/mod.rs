@@ -9,6 +9,9 @@
 //!   matches some error, each error some line); none listed means clean.
 //! - `; test run`: the graph parses and verifies, and each `; run:` line's
 //!   call gives the expected outputs (`==`, `~=`) or error (`error:`).
+//! - `; test pass <names>`: run the named passes and match `; check:`,
+//!   `; nextln:`, `; not:` lines against the printed result; `; run:` lines
+//!   hold before and after (`pass.rs`).
 //!
 //! Whole-line comments are blanked (not removed) before parsing, so parse
 //! errors point at file lines. Every problem is a [`Failure`] at a file line;
@@ -22,9 +25,12 @@
 //! directives checked and are then counted as skipped.
 
 pub mod directive;
+mod edits;
+pub mod pass;
 pub mod values;
 
 use directive::{parse_header, parse_pos_error, parse_run, Expect, Kind, Literal, RunLine};
+use edits::Edits;
 use ingot_ir::{Graph, Tensor};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -195,7 +201,8 @@ struct Directives {
     header: Option<(usize, Vec<Kind>)>,
     runs: Vec<(usize, RunLine)>,
     errors: Vec<(usize, String)>,
-    checks: Vec<usize>,
+    /// `; check:`, `; nextln:`, `; not:` lines of pass tests.
+    checks: Vec<(usize, pass::CheckKind, String)>,
 }
 
 /// Collects failures for one file.
@@ -248,8 +255,15 @@ fn directives(lines: &[&str], r: &mut Report) -> Directives {
             }
         } else if let Some(rest) = c.strip_prefix("error:") {
             d.errors.push((i, rest.trim().to_string()));
-        } else if c.starts_with("check:") {
-            d.checks.push(i);
+        } else if let Some(rest) = c.strip_prefix("check:") {
+            d.checks
+                .push((i, pass::CheckKind::Check, rest.trim().to_string()));
+        } else if let Some(rest) = c.strip_prefix("nextln:") {
+            d.checks
+                .push((i, pass::CheckKind::NextLn, rest.trim().to_string()));
+        } else if let Some(rest) = c.strip_prefix("not:") {
+            d.checks
+                .push((i, pass::CheckKind::Not, rest.trim().to_string()));
         }
     }
     d
@@ -297,19 +311,44 @@ fn check_file(
         return;
     };
     let hl = *hl;
+    let mut pass_names = None;
     for k in kinds {
         match k {
             Kind::Unknown(w) => {
-                r.at(hl, format!("unknown test kind `{w}` (known: parse, verify, run)"));
+                r.at(
+                    hl,
+                    format!("unknown test kind `{w}` (known: parse, verify, run, pass)"),
+                );
             }
-            Kind::Pass(names) => r.at(
-                hl,
-                format!(
-                    "unknown test kind `pass` (passes {names:?}): this runner does not run passes yet"
-                ),
-            ),
+            Kind::Pass(names) => pass_names = Some(names),
             _ => {}
         }
+    }
+    if let Some(names) = pass_names {
+        if kinds.len() > 1 {
+            r.at(
+                hl,
+                "`pass` takes the rest of the header and cannot be combined with other kinds",
+            );
+        }
+        for (i, _) in &d.errors {
+            r.at(*i, "an `; error:` line in a pass test");
+        }
+        if !r.failures.is_empty() {
+            return;
+        }
+        let Some(parser) = parser else { return };
+        let g = match parser(&blank_comments(lines)) {
+            Ok(g) => g,
+            Err((line, col, msg)) => {
+                return r.at(
+                    line.saturating_sub(1),
+                    format!("parse error at {line}:{col}: {msg}"),
+                )
+            }
+        };
+        pass::check_pass_file(g, (hl, names), lines, d, bless, r, edits);
+        return;
     }
     let has = |k: Kind| kinds.contains(&k);
     let (parse, verify, run) = (has(Kind::Parse), has(Kind::Verify), has(Kind::Run));
@@ -331,8 +370,11 @@ fn check_file(
             );
         }
     }
-    for &i in &d.checks {
-        r.at(i, "`; check:` lines belong to `; test pass` files");
+    for (i, _, _) in &d.checks {
+        r.at(
+            *i,
+            "`; check:`/`; nextln:`/`; not:` lines belong to `; test pass` files",
+        );
     }
     // A parse test that expects an error is only that.
     let expect_parse_error = parse && !d.errors.is_empty();
@@ -357,12 +399,7 @@ fn check_file(
     let Some(parser) = parser else { return };
 
     // Blank whole-line comments so positions stay file positions.
-    let text: String = lines
-        .iter()
-        .map(|l| if comment(l).is_some() { "" } else { l })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let g = match parser(&text) {
+    let g = match parser(&blank_comments(lines)) {
         Err((line, col, msg)) => {
             if !expect_parse_error {
                 r.at(
@@ -423,6 +460,15 @@ fn check_file(
             check_run(&g, lines[*i], *i, line, bless, r, edits);
         }
     }
+}
+
+/// The file with whole-line comments blanked, so positions stay file positions.
+fn blank_comments(lines: &[&str]) -> String {
+    lines
+        .iter()
+        .map(|l| if comment(l).is_some() { "" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Verify `g`; for verify tests compare with the `; error:` lines. Returns
@@ -646,62 +692,6 @@ fn compare_outputs(outs: &[Tensor], lits: &[Literal], approx: bool) -> Vec<Strin
         }
     }
     problems
-}
-
-/// Line rewrites requested by bless mode.
-#[derive(Default)]
-struct Edits {
-    /// 0-based line → new text (`None` deletes the line).
-    lines: Vec<(usize, Option<String>)>,
-    /// Lines inserted before a 0-based line index (`usize::MAX`: at the end).
-    inserts: Vec<(usize, Vec<String>)>,
-}
-
-impl Edits {
-    fn replace_line(&mut self, idx: usize, text: String) {
-        self.lines.push((idx, Some(text)));
-    }
-
-    /// Replace the `; error:` lines with `new`, where the first one was (or
-    /// at the end of the file).
-    fn replace_errors(&mut self, old: &[(usize, String)], new: Vec<String>) {
-        for (i, _) in old {
-            self.lines.push((*i, None));
-        }
-        let at = old.first().map_or(usize::MAX, |(i, _)| *i);
-        self.inserts.push((at, new));
-    }
-
-    fn apply(&self, lines: &[&str]) -> Option<String> {
-        if self.lines.is_empty() && self.inserts.is_empty() {
-            return None;
-        }
-        let mut out: Vec<String> = Vec::new();
-        // A file ending in a newline splits into a last empty "line"; appended
-        // lines go before it.
-        let end = if lines.last() == Some(&"") {
-            lines.len() - 1
-        } else {
-            lines.len()
-        };
-        for (i, l) in lines.iter().enumerate() {
-            let at = if i == end { usize::MAX } else { i };
-            for (_, ins) in self.inserts.iter().filter(|(k, _)| *k == at) {
-                out.extend(ins.iter().cloned());
-            }
-            match self.lines.iter().find(|(k, _)| *k == i) {
-                Some((_, None)) => {}
-                Some((_, Some(t))) => out.push(t.clone()),
-                None => out.push(l.to_string()),
-            }
-        }
-        if end == lines.len() {
-            for (_, ins) in self.inserts.iter().filter(|(k, _)| *k == usize::MAX) {
-                out.extend(ins.iter().cloned());
-            }
-        }
-        Some(out.join("\n"))
-    }
 }
 
 #[cfg(test)]

@@ -258,10 +258,11 @@ fn header_problems() {
     );
     assert_eq!(
         f("\n; test frob\n"),
-        vec!["t.ir:2: unknown test kind `frob` (known: parse, verify, run)"]
+        vec!["t.ir:2: unknown test kind `frob` (known: parse, verify, run, pass)"]
     );
-    assert!(f("; test pass dce, cse\n")[0]
-        .contains("unknown test kind `pass` (passes [\"dce\", \"cse\"])"));
+    assert!(f("; test pass dce, frob\n; check: x\n")[0]
+        .contains("unknown pass `frob` (known: shape-infer, const-fold,"));
+    assert!(f("; test run, pass dce\n; check: x\n")[0].contains("cannot be combined"));
     assert!(f(
         "; test run\n; test run\n; run: @f([true], [1.0, 2.0]) == ([1.0, 2.0], [1.0, 2.0])\n"
     )[0]
@@ -280,9 +281,8 @@ fn header_problems() {
         f("; test parse, run\n; run: @f() == [1]\n; error: 1:1: x\n")[0]
             .contains("cannot also verify or run")
     );
-    assert!(
-        f("; test parse\n; check: const\n")[0].contains("`; check:` lines belong to `; test pass`")
-    );
+    assert!(f("; test parse\n; check: const\n")[0]
+        .contains("`; check:`/`; nextln:`/`; not:` lines belong to `; test pass`"));
 }
 
 #[test]
