@@ -9,6 +9,7 @@ use crate::const_fold::ConstFold;
 use crate::cse::Cse;
 use crate::dce::Dce;
 use crate::shape_infer::ShapeInfer;
+use crate::simplify::Simplify;
 use crate::{Pass, PassCx, PassError, PassStat};
 use ingot_ir::Graph;
 use std::time::Instant;
@@ -51,9 +52,9 @@ pub fn optimize(g: &mut Graph, opts: &PipelineOptions) -> Result<PipelineReport,
     if run.report.stopped {
         return Ok(run.report);
     }
-    // Cleanup: fold constants, merge duplicates, drop what nothing uses,
-    // until nothing changes.
-    run.fixed_point(g, &[&ConstFold::default(), &Cse, &Dce])?;
+    // Cleanup: algebraic rules, fold constants, merge duplicates, drop what
+    // nothing uses, until nothing changes.
+    run.fixed_point(g, &[&Simplify, &ConstFold::default(), &Cse, &Dce])?;
     Ok(run.report)
 }
 

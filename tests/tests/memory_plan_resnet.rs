@@ -58,5 +58,8 @@ fn resnet18_memory_plan() {
     // not met yet with a symbolic batch: symbolic slots are stacked above the
     // static region instead of sharing gaps (see passes/src/memory_plan/assign.rs).
     // Until they are, this test holds the plan to what is guaranteed.
-    assert!(r.lower_bound <= r.arena_bytes && r.arena_bytes <= r.sum_bytes, "{r:?}");
+    assert!(
+        r.lower_bound <= r.arena_bytes && r.arena_bytes <= r.sum_bytes,
+        "{r:?}"
+    );
 }
