@@ -39,7 +39,10 @@ pub fn fold_affine(g: &mut Graph) -> bool {
     let mut changed = false;
     // One fold at a time: chains (conv → mul → add) fold a link per round.
     loop {
-        let found = g.order().iter().find_map(|&n| matched(g, n).map(|m| (n, m)));
+        let found = g
+            .order()
+            .iter()
+            .find_map(|&n| matched(g, n).map(|m| (n, m)));
         let Some((n, map)) = found else {
             return changed;
         };
@@ -137,14 +140,20 @@ mod tests {
         verify::verify(&g).unwrap();
         crate::dce::dce(&mut g);
         assert!(g.order().len() < n0 || folds == 0);
-        let x = Tensor::from_vec(&[1, 2, 3, 3], (0..18).map(|i| i as f32 * 0.25 - 2.0).collect())
-            .unwrap();
+        let x = Tensor::from_vec(
+            &[1, 2, 3, 3],
+            (0..18).map(|i| i as f32 * 0.25 - 2.0).collect(),
+        )
+        .unwrap();
         let (a, b) = (
             interp::run(&g, &[x.clone()]).unwrap(),
             interp::run(&before, &[x]).unwrap(),
         );
         for (p, q) in a[0].to_f64s().iter().zip(b[0].to_f64s()) {
-            assert!(*p == q || (p - q).abs() <= 1e-5 + 1e-4 * q.abs(), "{p} vs {q}");
+            assert!(
+                *p == q || (p - q).abs() <= 1e-5 + 1e-4 * q.abs(),
+                "{p} vs {q}"
+            );
         }
         assert!(!fold_affine(&mut g), "idempotent");
     }
@@ -162,8 +171,14 @@ mod tests {
     #[test]
     fn spatially_varying_or_broadcasting_constants_stay() {
         // [3,1,2] varies along the spatial axis; [2,1,1,1,1] adds an axis.
-        check(conv_graph(&[(Op::Mul, vec![1, 1, 3], vec![1.0, 2.0, 3.0])]), 0);
-        check(conv_graph(&[(Op::Add, vec![2, 1, 1, 1, 1], vec![1.0, 2.0])]), 0);
+        check(
+            conv_graph(&[(Op::Mul, vec![1, 1, 3], vec![1.0, 2.0, 3.0])]),
+            0,
+        );
+        check(
+            conv_graph(&[(Op::Add, vec![2, 1, 1, 1, 1], vec![1.0, 2.0])]),
+            0,
+        );
         check(conv_graph(&[(Op::Mul, vec![], vec![f32::INFINITY])]), 0);
     }
 

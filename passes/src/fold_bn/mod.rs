@@ -23,9 +23,9 @@
 
 pub(crate) mod site;
 
-use site::{apply, find_site, move_before, transfer_name, AffineMap};
 use crate::{Changed, Pass, PassCx, PassError};
 use ingot_ir::{DType, Graph, Node, Op, Tensor};
+use site::{apply, find_site, move_before, transfer_name, AffineMap};
 
 pub struct FoldBn;
 
@@ -53,10 +53,7 @@ pub fn fold_bn(g: &mut Graph) -> bool {
 
 /// The first batch norm this pass can rewrite.
 fn next_batch_norm(g: &Graph) -> Option<Node> {
-    g.order()
-        .iter()
-        .copied()
-        .find(|&n| bn_map(g, n).is_some())
+    g.order().iter().copied().find(|&n| bn_map(g, n).is_some())
 }
 
 /// The per-channel map of batch norm `n`, if its parameters are constant,
@@ -147,7 +144,10 @@ mod tests {
         for (x, y) in a.iter().zip(b) {
             assert_eq!(x.shape(), y.shape());
             for (p, q) in x.to_f64s().iter().zip(y.to_f64s()) {
-                assert!(*p == q || (p - q).abs() <= 1e-5 + 1e-4 * q.abs(), "{p} vs {q}");
+                assert!(
+                    *p == q || (p - q).abs() <= 1e-5 + 1e-4 * q.abs(),
+                    "{p} vs {q}"
+                );
             }
         }
     }

@@ -151,11 +151,11 @@ fn contraction(g: &Graph, v: Value) -> Option<Site> {
     }
     let bias = match (&nd.op, nd.inputs.get(2)) {
         (_, None) => None,
+        // `c` is not read when beta == 0 (whatever its shape or values).
+        (Op::Gemm { beta, .. }, Some(_)) if *beta == 0.0 => None,
         (Op::Gemm { beta, .. }, Some(&b)) => {
-            let c = g.const_value(b)?;
-            let vals = per_channel(c, 2, channels)?;
-            // `c` is not read when beta == 0.
-            (*beta != 0.0).then(|| vals.iter().map(|x| f64::from(*beta) * x).collect())
+            let vals = per_channel(g.const_value(b)?, 2, channels)?;
+            Some(vals.iter().map(|x| f64::from(*beta) * x).collect())
         }
         (_, Some(&b)) => {
             let c = g.const_value(b)?;
@@ -193,7 +193,9 @@ fn weight_channel(kind: Kind, ws: &[usize]) -> impl Fn(usize) -> usize + '_ {
 /// left for the caller to remove.
 pub(crate) fn apply(g: &mut Graph, site: &Site, map: &AffineMap, follower: Node) -> Value {
     let nd = g.node(site.node);
-    let w = g.const_value(nd.inputs[1]).expect("site weight is constant");
+    let w = g
+        .const_value(nd.inputs[1])
+        .expect("site weight is constant");
     let (dt, ws) = (w.dtype(), w.shape().to_vec());
     let ch = weight_channel(site.kind, &ws);
     let wv: Vec<f64> = w
