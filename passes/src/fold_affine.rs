@@ -146,7 +146,7 @@ mod tests {
         )
         .unwrap();
         let (a, b) = (
-            interp::run(&g, &[x.clone()]).unwrap(),
+            interp::run(&g, std::slice::from_ref(&x)).unwrap(),
             interp::run(&before, &[x]).unwrap(),
         );
         for (p, q) in a[0].to_f64s().iter().zip(b[0].to_f64s()) {

@@ -101,6 +101,8 @@ fn build(rc: &Recipe) -> (Graph, Vec<Tensor>, bool) {
                 ins.push(g.add_const(rand_t(&mut r, dt, &[cout], -1.0, 1.0)));
             }
             let (strides, dilations) = (vec![stride as i64; 2], vec![1; 2]);
+            // A transposed conv may not crop its whole output.
+            let pad = if transposed && k < 3 { 0 } else { pad };
             let pads = vec![pad as i64; 4];
             let (group, auto_pad) = (group as i64, AutoPad::NotSet);
             let op = if transposed {

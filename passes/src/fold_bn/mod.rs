@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(count(&g, "batch_norm"), 0);
         assert_eq!(g.node(g.producer(g.outputs()[0]).unwrap()).inputs.len(), 3);
         close(
-            &interp::run(&g, &[xin.clone()]).unwrap(),
+            &interp::run(&g, std::slice::from_ref(&xin)).unwrap(),
             &interp::run(&before, &[xin]).unwrap(),
         );
         assert!(!fold_bn(&mut g), "idempotent");
@@ -215,7 +215,7 @@ mod tests {
         assert_eq!((count(&g, "mul"), count(&g, "add")), (1, 1));
         let xin = Tensor::from_vec(&[2, 3], vec![0.5f32, -1.0, 2.0, 0.0, 1.5, -0.25]).unwrap();
         close(
-            &interp::run(&g, &[xin.clone()]).unwrap(),
+            &interp::run(&g, std::slice::from_ref(&xin)).unwrap(),
             &interp::run(&before, &[xin]).unwrap(),
         );
     }

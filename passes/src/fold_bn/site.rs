@@ -211,9 +211,12 @@ pub(crate) fn apply(g: &mut Graph, site: &Site, map: &AffineMap, follower: Node)
         .collect();
     let need_bias = site.bias.is_some() || map.shift.iter().any(|&t| t != 0.0);
     let mut new = vec![];
-    let wc = g.add_const(new_w);
-    new.push(g.producer(wc).expect("const has a node"));
-    g.node_mut(site.node).inputs[1] = wc;
+    // A pure shift (fold-affine's `add`) leaves the weight as it is.
+    if map.scale.iter().any(|&s| s != 1.0) {
+        let wc = g.add_const(new_w);
+        new.push(g.producer(wc).expect("const has a node"));
+        g.node_mut(site.node).inputs[1] = wc;
+    }
     let mut out = site.out;
     if need_bias {
         let bt = Tensor::from_f64s(dt, &[c], &b).expect("c elements");
