@@ -11,6 +11,8 @@
 pub mod const_fold;
 pub mod cse;
 pub mod dce;
+pub mod fold_affine;
+pub mod fold_bn;
 pub mod memory_plan;
 pub mod pipeline;
 pub mod shape_infer;

@@ -8,6 +8,8 @@
 use crate::const_fold::ConstFold;
 use crate::cse::Cse;
 use crate::dce::Dce;
+use crate::fold_affine::FoldAffine;
+use crate::fold_bn::FoldBn;
 use crate::shape_infer::ShapeInfer;
 use crate::simplify::Simplify;
 use crate::{Pass, PassCx, PassError, PassStat};
@@ -55,6 +57,12 @@ pub fn optimize(g: &mut Graph, opts: &PipelineOptions) -> Result<PipelineReport,
     // Cleanup: algebraic rules, fold constants, merge duplicates, drop what
     // nothing uses, until nothing changes.
     run.fixed_point(g, &[&Simplify, &ConstFold::default(), &Cse, &Dce])?;
+    if run.report.stopped {
+        return Ok(run.report);
+    }
+    // Fold batch norms and per-channel scales/shifts into contraction
+    // weights (computed in f64, rounded once), then clean up again.
+    run.fixed_point(g, &[&FoldBn, &FoldAffine, &ConstFold::default(), &Dce])?;
     Ok(run.report)
 }
 

@@ -34,6 +34,10 @@ pub const PASSES: &[(&str, MakePass)] = &[
     ("cse", || Box::new(ingot_passes::cse::Cse)),
     ("dce", || Box::new(ingot_passes::dce::Dce)),
     ("simplify", || Box::new(ingot_passes::simplify::Simplify)),
+    ("fold-bn", || Box::new(ingot_passes::fold_bn::FoldBn)),
+    ("fold-affine", || {
+        Box::new(ingot_passes::fold_affine::FoldAffine)
+    }),
     ("pipeline", || Box::new(Pipeline)),
 ];
 
