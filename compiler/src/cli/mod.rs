@@ -9,6 +9,7 @@
 
 mod inputs;
 mod irapi;
+mod optimize;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -22,7 +23,7 @@ use std::process::ExitCode;
     name = "ingot",
     version,
     about = "Ingot: a static-graph ML compiler. Today: tools for its IR (text format, verifier, reference interpreter).",
-    after_help = "Examples:\n  ingot run examples/mlp.ir --dim batch=2\n  ingot print examples/mlp.ir\n  ingot verify examples/mlp.ir"
+    after_help = "Examples:\n  ingot run examples/mlp.ir --dim batch=2\n  ingot print examples/mlp.ir\n  ingot verify examples/mlp.ir\n  ingot optimize examples/mlp.ir --stats"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -58,6 +59,30 @@ enum Cmd {
         file: PathBuf,
         /// Write every constant's values (by default large ones print as
         /// `@name` references, and the output does not parse on its own).
+        #[arg(long)]
+        inline_all: bool,
+    },
+    /// Run the optimization pipeline on a text-IR file or an ONNX model and
+    /// print the optimized graph (dumps and statistics go to stderr).
+    #[command(
+        after_help = "Examples:\n  ingot optimize examples/mlp.ir --stats\n          ingot optimize model.onnx --dump-after cse --stop-after 3\n\n        To find a bad rewrite: raise --stop-after until the output goes wrong, then\n        --dump-before/--dump-after that pass. Pass names: shape-infer, simplify,\n        const-fold, cse, dce, fold-bn, fold-affine."
+    )]
+    Optimize {
+        /// A text-format IR file or an `.onnx` model.
+        file: PathBuf,
+        /// Print the graph before each run of this pass (repeatable).
+        #[arg(long = "dump-before", value_name = "PASS")]
+        dump_before: Vec<String>,
+        /// Print the graph after each run of this pass (repeatable).
+        #[arg(long = "dump-after", value_name = "PASS")]
+        dump_after: Vec<String>,
+        /// Stop after this many pass runs.
+        #[arg(long = "stop-after", value_name = "N")]
+        stop_after: Option<usize>,
+        /// Print per-pass statistics (node counts, time).
+        #[arg(long)]
+        stats: bool,
+        /// Write every constant's values instead of `@name` references.
         #[arg(long)]
         inline_all: bool,
     },
@@ -145,6 +170,21 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             print!("{}", with_newline(irapi::print(&g, inline_all)));
             Ok(())
         }
+        Cmd::Optimize {
+            file,
+            dump_before,
+            dump_after,
+            stop_after,
+            stats,
+            inline_all,
+        } => optimize::run(optimize::Request {
+            file: &file,
+            dump_before,
+            dump_after,
+            stop_after,
+            stats,
+            inline_all,
+        }),
         Cmd::Verify { file } => {
             let g = load(&file)?;
             verified(&file, &g)?;
