@@ -52,7 +52,7 @@ pub fn dce(g: &mut Graph) -> bool {
                 changed |= dce(then_branch);
                 changed |= dce(else_branch);
             }
-            Op::Loop { body, .. } => changed |= dce(body),
+            Op::Loop { body, .. } | Op::Fused { body, .. } => changed |= dce(body),
             _ => {}
         }
     }
