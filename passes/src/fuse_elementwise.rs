@@ -8,7 +8,7 @@
 //! leave the merged set and come back (checked by reachability over the
 //! current groups, so two groups can never end up feeding each other).
 //! Groups of two or more nodes become one fused node; values used outside the
-//! group (or returned) are its results, the group's external inputs its
+//! group, returned, or unused are its results, the group's external inputs its
 //! operands in first-use order. Scalar constants (one element) are copied
 //! into the body; larger constants stay external operands (weights are never
 //! copied). Only the top-level graph is fused, not If/Loop bodies.
@@ -152,18 +152,17 @@ pub fn fuse_elementwise(g: &mut Graph) -> Result<usize, String> {
     // Schedule key of each surviving node: its position; a fused node's is
     // its last member's.
     let mut rank: HashMap<Node, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
-    let mut next_id = order
+    let first_id = order
         .iter()
         .filter(|&&n| matches!(g.node(n).op, Op::Fused { .. }))
         .count();
     let mut copied_consts = HashSet::new();
     let mut fused = 0;
-    for positions in &groups {
+    for (k, positions) in groups.iter().enumerate() {
         let nodes: Vec<Node> = positions.iter().map(|&p| order[p]).collect();
-        let (f, consts) = fuse_group(g, &nodes, next_id)?;
+        let (f, consts) = fuse_group(g, &nodes, first_id + k)?;
         copied_consts.extend(consts);
         rank.insert(f, *positions.last().expect("groups are non-empty"));
-        next_id += 1;
         fused += nodes.len();
     }
     // Scalar constants now copied into bodies and used nowhere else go.
@@ -238,7 +237,9 @@ fn fuse_group(g: &mut Graph, nodes: &[Node], id: usize) -> Result<(Node, Vec<Nod
             map.insert(o, b);
         }
     }
-    // Results: member values used outside the group or returned.
+    // Results: member values used outside the group or returned, and dead
+    // ends (unused values stay results, so a dead group is still a valid
+    // node with outputs, left for DCE).
     let exposed: Vec<Value> = nodes
         .iter()
         .flat_map(|&n| g.node(n).outputs.clone())
@@ -246,7 +247,7 @@ fn fuse_group(g: &mut Graph, nodes: &[Node], id: usize) -> Result<(Node, Vec<Nod
             g.outputs().contains(v)
                 || users
                     .get(v)
-                    .is_some_and(|us| us.iter().any(|u| !in_group.contains(u)))
+                    .is_none_or(|us| us.iter().any(|u| !in_group.contains(u)))
         })
         .collect();
     body.set_outputs(exposed.iter().map(|v| map[v]).collect());
@@ -313,4 +314,87 @@ fn stable_topo(g: &Graph, rank: &HashMap<Node, usize>) -> Result<Vec<Node>, Stri
         return Err("fusion created a cycle (internal error)".into());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ingot_ir::{interp, verify, DType, Tensor, TensorType};
+
+    fn ty(dims: &[usize]) -> TensorType {
+        TensorType::fixed(DType::F32, dims)
+    }
+
+    fn unary(g: &mut Graph, op: Op, x: Value) -> Value {
+        g.add_node(op, &[x]).unwrap()[0]
+    }
+
+    #[test]
+    fn chain_becomes_one_node_with_same_results() {
+        let mut g = Graph::new("f");
+        let x = g.add_input("x", ty(&[3])).unwrap();
+        let a = unary(&mut g, Op::Neg, x);
+        let b = unary(&mut g, Op::Relu, a);
+        let c = unary(&mut g, Op::Exp, b);
+        g.set_outputs(vec![c]);
+        let before = g.clone();
+        let mut cx = PassCx::default();
+        assert!(FuseElementwise.run(&mut g, &mut cx).unwrap());
+        assert_eq!(cx.fused, 3);
+        assert_eq!(g.order().len(), 1);
+        let Op::Fused { kind, body } = &g.node(g.order()[0]).op else {
+            panic!("expected a fused node:\n{g}");
+        };
+        assert_eq!(kind, "elementwise");
+        assert_eq!(body.order().len(), 3);
+        assert_eq!(body.name, "fused_0");
+        verify::verify(&g).unwrap();
+        let input = [Tensor::from_vec(&[3], vec![-1.0f32, 0.5, 2.0]).unwrap()];
+        assert_eq!(
+            interp::run(&before, &input).unwrap()[0].bytes(),
+            interp::run(&g, &input).unwrap()[0].bytes()
+        );
+        assert!(!FuseElementwise.run(&mut g, &mut cx).unwrap());
+    }
+
+    #[test]
+    fn tree_with_shared_operands_fuses_into_one_exact_node() {
+        // Two chains sharing values merge into one tree-shaped group.
+        let mut g = Graph::new("f");
+        let x = g.add_input("x", ty(&[2])).unwrap();
+        let a1 = unary(&mut g, Op::Neg, x);
+        let b2 = unary(&mut g, Op::Abs, x);
+        let b1 = unary(&mut g, Op::Relu, a1);
+        let a2 = g.add_node(Op::Add, &[a1, b2]).unwrap()[0];
+        let b3 = g.add_node(Op::Mul, &[b1, b2]).unwrap()[0];
+        g.set_outputs(vec![a2, b3]);
+        let before = g.clone();
+        assert_eq!(fuse_elementwise(&mut g).unwrap(), 5);
+        assert_eq!(g.order().len(), 1);
+        verify::verify(&g).unwrap();
+        let input = [Tensor::from_vec(&[2], vec![-1.0f32, 3.0]).unwrap()];
+        let (p, q) = (
+            interp::run(&before, &input).unwrap(),
+            interp::run(&g, &input).unwrap(),
+        );
+        assert!(p.iter().zip(&q).all(|(a, b)| a.bytes() == b.bytes()));
+    }
+
+    #[test]
+    fn unknown_dims_and_single_nodes_are_left_alone() {
+        let mut g = Graph::new("f");
+        let t = TensorType::new(DType::F32, [Dim::Unknown]);
+        let x = g.add_input("x", t.clone()).unwrap();
+        let a = g.push_node(Op::Neg, vec![x], vec![t.clone()]);
+        let a = g.node(a).outputs[0];
+        let b = g.push_node(Op::Relu, vec![a], vec![t]);
+        let b = g.node(b).outputs[0];
+        g.set_outputs(vec![b]);
+        assert_eq!(fuse_elementwise(&mut g).unwrap(), 0);
+        let mut h = Graph::new("f");
+        let x = h.add_input("x", ty(&[2])).unwrap();
+        let y = unary(&mut h, Op::Neg, x);
+        h.set_outputs(vec![y]);
+        assert_eq!(fuse_elementwise(&mut h).unwrap(), 0);
+    }
 }
