@@ -2,7 +2,7 @@
 //!
 //! Removes every node none of whose results reaches a graph output, walking
 //! the schedule backwards from the outputs. All ops are pure, so liveness is
-//! the only criterion. Subgraphs (If/Loop bodies) are cleaned recursively;
+//! the only criterion. Subgraphs (If/Loop/Fused bodies) are cleaned recursively;
 //! their inputs and outputs are their interface and are never removed.
 //!
 //! Guarantees: the outputs are computed exactly as before (bit-exact); the
