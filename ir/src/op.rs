@@ -15,7 +15,7 @@
 //! - Optional operands are trailing and may be left out. A missing middle
 //!   operand is written as an empty constant (Resize's roi/scales/sizes).
 //! - Axes in attributes may be negative (counted from the end), as in ONNX.
-//! - Subgraphs (If, Loop) are closed: every outer value they use is an operand.
+//! - Subgraphs (If, Loop, Fused) are closed: every outer value they use is an operand.
 
 use crate::attr::*;
 use crate::dtype::DType;
@@ -326,6 +326,10 @@ define_ops! {
         // (iteration, cond, carried..., captures...) and returns
         // (cond, carried..., scan outputs...).
         [Control] Loop = "loop" { body: Box<Graph>, num_carried: i64 },
+        // `fused %inputs...`: one fused kernel; the body takes the operands in
+        // order and its outputs are the results. `kind` says what was fused
+        // ("elementwise"; later "reduction", "contraction-epilogue").
+        [Control] Fused = "fused" { kind: String, body: Box<Graph> },
         // ---- Vision (with attributes) ----
         // `grid_sample %x, %grid`: x [N,C,D1..Dr], grid [N,H1..Hr,r] (last axis
         // innermost-first: x, y, z) → [N,C,H1..Hr]. `padding_mode` is "zeros",
@@ -409,14 +413,14 @@ impl Op {
         self.group() == OpGroup::Elementwise
     }
 
-    /// The subgraphs an op carries (If, Loop).
+    /// The subgraphs an op carries (If, Loop, Fused).
     pub fn subgraphs(&self) -> Vec<&Graph> {
         match self {
             Op::If {
                 then_branch,
                 else_branch,
             } => vec![then_branch, else_branch],
-            Op::Loop { body, .. } => vec![body],
+            Op::Loop { body, .. } | Op::Fused { body, .. } => vec![body],
             _ => vec![],
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! Removes every node none of whose results reaches a graph output, walking
 //! the schedule backwards from the outputs. All ops are pure, so liveness is
-//! the only criterion. Subgraphs (If/Loop bodies) are cleaned recursively;
+//! the only criterion. Subgraphs (If/Loop/Fused bodies) are cleaned recursively;
 //! their inputs and outputs are their interface and are never removed.
 //!
 //! Guarantees: the outputs are computed exactly as before (bit-exact); the
@@ -52,7 +52,7 @@ pub fn dce(g: &mut Graph) -> bool {
                 changed |= dce(then_branch);
                 changed |= dce(else_branch);
             }
-            Op::Loop { body, .. } => changed |= dce(body),
+            Op::Loop { body, .. } | Op::Fused { body, .. } => changed |= dce(body),
             _ => {}
         }
     }

@@ -13,6 +13,7 @@ pub mod cse;
 pub mod dce;
 pub mod fold_affine;
 pub mod fold_bn;
+pub mod fuse_elementwise;
 pub mod memory_plan;
 pub mod pipeline;
 pub mod shape_infer;

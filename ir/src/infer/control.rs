@@ -1,4 +1,5 @@
-//! Result types for constants and control flow (If, Loop).
+//! Result types for constants, control flow (If, Loop) and fused kernels
+//! (whose results are the body's declared output types).
 
 use super::{arity, invalid, InferError, InferInput};
 use crate::dim::Dim;
@@ -102,6 +103,10 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
                 res.push(TensorType::new(t.dtype, shape));
             }
             Ok(res)
+        }
+        Op::Fused { body, .. } => {
+            check_branch_inputs(op, "body", body, inputs.iter().map(|i| i.ty))?;
+            Ok(output_types(body))
         }
         _ => unreachable!("{} is not a control op", op.name()),
     }

@@ -8,6 +8,8 @@
 //!   `(cond, carried..., scan...)`; scan outputs are stacked along a new
 //!   leading axis. A body whose scan outputs change shape between iterations
 //!   is an error.
+//! - `fused %inputs...`: runs the body on the operands; its outputs are the
+//!   results (a fused kernel computes exactly what its body does).
 
 use crate::op::Op;
 use crate::tensor::Tensor;
@@ -61,6 +63,10 @@ pub(crate) fn eval(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, String> {
                 res.push(stack(&parts, body, 1 + n + k)?);
             }
             Ok(res)
+        }
+        Op::Fused { body, .. } => {
+            let args: Vec<Tensor> = inputs.iter().map(|&t| t.clone()).collect();
+            super::run(body, &args).map_err(|e| format!("in fused body: {e}"))
         }
         _ => unreachable!("{} is not a control op", op.name()),
     }

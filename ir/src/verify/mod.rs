@@ -1,7 +1,7 @@
 //! The verifier: checks that a graph is well formed and well typed, and
 //! reports *every* problem it finds, each with its location.
 //!
-//! Checks, per graph (and recursively per If/Loop subgraph, each verified as
+//! Checks, per graph (and recursively per If/Loop/Fused subgraph, each verified as
 //! its own closed graph):
 //! - structure: inputs, node results and outputs name values that exist;
 //!   each value is defined once, by the definition its record names
@@ -305,7 +305,7 @@ impl Checker<'_> {
                 then_branch,
                 else_branch,
             } => vec![("then_branch", then_branch), ("else_branch", else_branch)],
-            Op::Loop { body, .. } => vec![("body", body)],
+            Op::Loop { body, .. } | Op::Fused { body, .. } => vec![("body", body)],
             _ => vec![],
         };
         let mut sound = true;

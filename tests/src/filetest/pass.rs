@@ -33,6 +33,9 @@ pub const PASSES: &[(&str, MakePass)] = &[
     }),
     ("cse", || Box::new(ingot_passes::cse::Cse)),
     ("dce", || Box::new(ingot_passes::dce::Dce)),
+    ("fuse-elementwise", || {
+        Box::new(ingot_passes::fuse_elementwise::FuseElementwise)
+    }),
     ("simplify", || Box::new(ingot_passes::simplify::Simplify)),
     ("fold-bn", || Box::new(ingot_passes::fold_bn::FoldBn)),
     ("fold-affine", || {
