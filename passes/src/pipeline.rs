@@ -10,6 +10,7 @@ use crate::cse::Cse;
 use crate::dce::Dce;
 use crate::fold_affine::FoldAffine;
 use crate::fold_bn::FoldBn;
+use crate::fuse_elementwise::FuseElementwise;
 use crate::shape_infer::ShapeInfer;
 use crate::simplify::Simplify;
 use crate::{Pass, PassCx, PassError, PassStat};
@@ -63,6 +64,12 @@ pub fn optimize(g: &mut Graph, opts: &PipelineOptions) -> Result<PipelineReport,
     // Fold batch norms and per-channel scales/shifts into contraction
     // weights (computed in f64, rounded once), then clean up again.
     run.fixed_point(g, &[&FoldBn, &FoldAffine, &ConstFold::default(), &Dce])?;
+    if run.report.stopped {
+        return Ok(run.report);
+    }
+    // Fusion last: chains of elementwise ops become one `fused` kernel each.
+    run.run(g, &FuseElementwise)?;
+    run.run(g, &Dce)?;
     Ok(run.report)
 }
 
@@ -163,7 +170,9 @@ mod tests {
         let cse = r.stats.iter().find(|s| s.pass == "cse").unwrap();
         assert_eq!((cse.nodes_before, cse.nodes_after), (3, 2));
         assert_eq!(r.dumps[0].0, "after cse");
-        assert_eq!(g.order().len(), 2);
+        // The surviving relu and add then fuse into one kernel.
+        assert_eq!(g.order().len(), 1);
+        assert_eq!(g.node(g.order()[0]).op.name(), "fused");
 
         let mut g = sample();
         let opts = PipelineOptions {

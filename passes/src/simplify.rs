@@ -353,7 +353,7 @@ pub fn simplify(g: &mut Graph) -> bool {
                 changed |= simplify(then_branch);
                 changed |= simplify(else_branch);
             }
-            Op::Loop { body, .. } => changed |= simplify(body),
+            Op::Loop { body, .. } | Op::Fused { body, .. } => changed |= simplify(body),
             _ => {}
         }
     }
