@@ -201,9 +201,11 @@ impl Cx<'_, '_> {
     /// Append an op; inference failures become node errors.
     pub fn add(&mut self, op: Op, inputs: &[Value]) -> Result<Vec<Value>, OnnxError> {
         let name = op.name();
-        self.g()
+        let outs = self
+            .g()
             .add_node(op, inputs)
-            .map_err(|e| self.err(format!("IR `{name}`: {e}")))
+            .map_err(|e| self.err(format!("IR `{name}`: {e}")))?;
+        Ok(fold_constant_node(self.g(), outs))
     }
 
     /// Append a single-result op.
@@ -280,4 +282,43 @@ pub(crate) fn op_from(
 ) -> Result<Op, OnnxError> {
     let m = attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     Op::from_parts(name, m).map_err(|e| cx.err(e))
+}
+
+/// Largest result (in elements) that import-time folding materializes, so a
+/// model never grows because a small constant was expanded or tiled.
+const FOLD_MAX_ELEMS: usize = 1 << 16;
+
+/// If the node that defines `outs` reads only constants, evaluate it with the
+/// reference interpreter (the one definition of op semantics) and return
+/// constants in its place. Exporters emit such nodes around shape
+/// computations (`Size(c) == 4` deciding an `If`); folding them here lets
+/// later converters see the values. Anything that does not evaluate cleanly
+/// to the declared types is left as it was.
+fn fold_constant_node(g: &mut Graph, outs: Vec<Value>) -> Vec<Value> {
+    let Some(n) = outs.first().and_then(|&v| g.producer(v)) else {
+        return outs;
+    };
+    let nd = g.node(n);
+    if matches!(nd.op, Op::Const { .. })
+        || !nd.op.subgraphs().is_empty()
+        || nd.inputs.is_empty()
+        || !nd.inputs.iter().all(|&v| g.const_value(v).is_some())
+    {
+        return outs;
+    }
+    let args: Vec<&Tensor> = nd.inputs.iter().filter_map(|&v| g.const_value(v)).collect();
+    let Ok(results) = ingot_ir::interp::eval_op(&nd.op, &args) else {
+        return outs;
+    };
+    let fits = results.len() == outs.len()
+        && results.iter().zip(&outs).all(|(t, &v)| {
+            let mut bindings = std::collections::HashMap::new();
+            t.numel() <= FOLD_MAX_ELEMS
+                && ingot_ir::interp::check_type(g.ty(v), t, &mut bindings).is_ok()
+        });
+    if !fits {
+        return outs;
+    }
+    g.remove_nodes(&[n]);
+    results.into_iter().map(|t| g.add_const(t)).collect()
 }
