@@ -413,8 +413,30 @@ impl Op {
         self.group() == OpGroup::Elementwise
     }
 
+    /// The subgraphs an op carries, with the attribute that holds each
+    /// (`then_branch`, `else_branch`, `body`). The one place that knows which
+    /// ops nest graphs: passes and the verifier recurse through it.
+    pub fn labeled_subgraphs(&self) -> Vec<(&'static str, &Graph)> {
+        match self {
+            Op::If {
+                then_branch,
+                else_branch,
+            } => vec![("then_branch", then_branch), ("else_branch", else_branch)],
+            Op::Loop { body, .. } | Op::Fused { body, .. } => vec![("body", body)],
+            _ => vec![],
+        }
+    }
+
     /// The subgraphs an op carries (If, Loop, Fused).
     pub fn subgraphs(&self) -> Vec<&Graph> {
+        self.labeled_subgraphs()
+            .into_iter()
+            .map(|(_, g)| g)
+            .collect()
+    }
+
+    /// Mutable access to the subgraphs, for passes that rewrite inside them.
+    pub fn subgraphs_mut(&mut self) -> Vec<&mut Graph> {
         match self {
             Op::If {
                 then_branch,

@@ -9,7 +9,7 @@
 //! schedule order of the surviving nodes is unchanged.
 
 use crate::{Changed, Pass, PassCx, PassError};
-use ingot_ir::{Graph, Op, Value};
+use ingot_ir::{Graph, Value};
 use std::collections::HashSet;
 
 pub struct Dce;
@@ -43,17 +43,8 @@ pub fn dce(g: &mut Graph) -> bool {
     }
     let order = g.order().to_vec();
     for n in order {
-        let op = &mut g.node_mut(n).op;
-        match op {
-            Op::If {
-                then_branch,
-                else_branch,
-            } => {
-                changed |= dce(then_branch);
-                changed |= dce(else_branch);
-            }
-            Op::Loop { body, .. } | Op::Fused { body, .. } => changed |= dce(body),
-            _ => {}
+        for sub in g.node_mut(n).op.subgraphs_mut() {
+            changed |= dce(sub);
         }
     }
     changed
@@ -62,7 +53,7 @@ pub fn dce(g: &mut Graph) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ingot_ir::{DType, Tensor, TensorType};
+    use ingot_ir::{DType, Op, Tensor, TensorType};
 
     #[test]
     fn removes_only_what_no_output_needs() {

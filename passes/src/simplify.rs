@@ -345,16 +345,8 @@ pub fn simplify(g: &mut Graph) -> bool {
         }
     }
     for n in g.order().to_vec() {
-        match &mut g.node_mut(n).op {
-            Op::If {
-                then_branch,
-                else_branch,
-            } => {
-                changed |= simplify(then_branch);
-                changed |= simplify(else_branch);
-            }
-            Op::Loop { body, .. } | Op::Fused { body, .. } => changed |= simplify(body),
-            _ => {}
+        for sub in g.node_mut(n).op.subgraphs_mut() {
+            changed |= simplify(sub);
         }
     }
     changed

@@ -300,14 +300,7 @@ impl Checker<'_> {
     /// Verify the node's subgraphs; whether their inputs and outputs exist
     /// (which inference of the node needs).
     fn subgraphs(&mut self, n: Node, op: &Op) -> bool {
-        let subs: Vec<(&'static str, &Graph)> = match op {
-            Op::If {
-                then_branch,
-                else_branch,
-            } => vec![("then_branch", then_branch), ("else_branch", else_branch)],
-            Op::Loop { body, .. } | Op::Fused { body, .. } => vec![("body", body)],
-            _ => vec![],
-        };
+        let subs = op.labeled_subgraphs();
         let mut sound = true;
         for (field, sub) in subs {
             let mut path = self.path.to_vec();
