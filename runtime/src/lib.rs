@@ -2,7 +2,10 @@
 //!
 //! Executes compiled plans. Depends on `ingot-ir` for tensor types only —
 //! never on passes or on Cranelift, so loading an artifact runs no compiler.
-//! The executor arrives with the CPU backend work; today this crate re-exports
-//! the tensor type every backend exchanges.
+//!
+//! - [`kernel`]: the interface every compiled step implements.
+
+pub mod kernel;
 
 pub use ingot_ir::{DType, Tensor};
+pub use kernel::{Arg, Ctx, Kernel, KernelError, RangeKernel};
