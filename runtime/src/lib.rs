@@ -4,8 +4,11 @@
 //! never on passes or on Cranelift, so loading an artifact runs no compiler.
 //!
 //! - [`kernel`]: the interface every compiled step implements.
+//! - [`kernels`]: native kernels ([`kernels::movement::movement_kernel`] builds
+//!   the data-movement, cast/where, reduction and normalization ones).
 
 pub mod kernel;
+pub mod kernels;
 
 pub use ingot_ir::{DType, Tensor};
 pub use kernel::{Arg, Ctx, Kernel, KernelError, RangeKernel};
