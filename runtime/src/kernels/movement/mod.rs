@@ -23,6 +23,8 @@ mod select;
 mod shape;
 pub mod strided;
 
+pub(crate) use layout::broadcast_strides;
+
 use crate::kernel::{Arg, Kernel, KernelError};
 use ingot_ir::{DType, Op, Tensor, TensorType};
 use std::ops::Range;
