@@ -149,10 +149,13 @@ fn concat_and_split() {
     );
 }
 
+/// starts, ends, axes, steps.
+type Window<'a> = (&'a [i64], &'a [i64], &'a [i64], &'a [i64]);
+
 #[test]
 fn slice_clamps_and_steps() {
     let x = tensor(DType::F32, &[3, 17, 5], 9);
-    let cases: &[(&[i64], &[i64], &[i64], &[i64])] = &[
+    let cases: &[Window] = &[
         (&[0], &[2], &[0], &[1]),
         (&[1, -3], &[100, -1], &[0, 1], &[1, 1]),
         (&[-1], &[i64::MIN], &[1], &[-1]),

@@ -258,8 +258,13 @@ impl Kernel for Where {
         arity("where", ins, outs, 3, 3, 1)?;
         let (c, x, y, o) = (&ins[0], &ins[1], &ins[2], &outs[0]);
         let r = c.shape.len().max(x.shape.len()).max(y.shape.len());
-        let dim =
-            |s: &[usize], a: usize| (a + s.len() >= r).then(|| s[a + s.len() - r]).unwrap_or(1);
+        let dim = |s: &[usize], a: usize| {
+            if a + s.len() >= r {
+                s[a + s.len() - r]
+            } else {
+                1
+            }
+        };
         let mut shape = Vec::with_capacity(r);
         for a in 0..r {
             let ds = [dim(c.shape, a), dim(x.shape, a), dim(y.shape, a)];

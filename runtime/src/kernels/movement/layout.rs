@@ -123,8 +123,13 @@ impl Kernel for Expand {
         let shape = ints("expand", "shape", &ins[1])?;
         // The result is broadcast(x, shape): check the buffer agrees.
         let r = x.shape.len().max(shape.len());
-        let dim =
-            |s: &[usize], a: usize| (a + s.len() >= r).then(|| s[a + s.len() - r]).unwrap_or(1);
+        let dim = |s: &[usize], a: usize| {
+            if a + s.len() >= r {
+                s[a + s.len() - r]
+            } else {
+                1
+            }
+        };
         let sh: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
         let ok = shape.iter().all(|&d| d >= 0)
             && y.shape.len() == r
