@@ -8,9 +8,12 @@
 //! - [`program`]: a compiled program as data (buffers, locations, steps).
 //! - [`exec`]: the executor ([`Model`]): input checks, symbolic-dim
 //!   binding, arena pool, thread pool.
+//! - [`kernels`]: native micro-kernels (data movement, casts, reductions,
+//!   normalizations, contractions, pooling).
 
 pub mod exec;
 pub mod kernel;
+pub mod kernels;
 pub mod program;
 
 pub use exec::{default_threads, Model, RunError};
