@@ -81,7 +81,7 @@ pub fn assert_close(got: &Tensor, want: &Tensor, tol: f64, what: &str) {
     assert_eq!(got.shape(), want.shape(), "{what}: shapes");
     let (g, w) = (got.to_f64s(), want.to_f64s());
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        let ok = (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * b.abs().max(1.0);
+        let ok = a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * b.abs().max(1.0);
         assert!(
             ok,
             "{what}: element {i} of {:?}: got {a}, want {b}",

@@ -21,6 +21,8 @@ pub struct GemmKernel {
     b: Option<(Vec<f32>, usize, usize)>,
     /// Constant `beta * c` and its shape.
     c: Option<(Vec<f32>, Vec<usize>)>,
+    /// Whether the op has a third operand (`ins[2]`, read when not constant).
+    has_c: bool,
     epilogue: Option<Epilogue>,
 }
 
@@ -47,6 +49,7 @@ impl GemmKernel {
         };
         want_f32("gemm", "a", a)?;
         want_f32("gemm", "b", b)?;
+        let c_ty = c;
         if let Some(c) = c {
             want_f32("gemm", "c", c)?;
         }
@@ -88,6 +91,7 @@ impl GemmKernel {
             trans_b,
             b,
             c,
+            has_c: c_ty.is_some(),
             epilogue,
         })
     }
@@ -178,7 +182,7 @@ impl Kernel for GemmKernel {
             let (rs, cs) = c_strides(s, m, n)
                 .ok_or_else(|| KernelError(format!("gemm: c{s:?} does not broadcast to [{m}, {n}]")))?;
             Some((v.as_ptr(), rs, cs))
-        } else if let Some(ca) = ins.get(2) {
+        } else if let Some(ca) = ins.get(2).filter(|_| self.has_c) {
             arg_f32("gemm", "c", ca)?;
             let (rs, cs) = c_strides(ca.shape, m, n).ok_or_else(|| {
                 KernelError(format!("gemm: c{:?} does not broadcast to [{m}, {n}]", ca.shape))
