@@ -256,7 +256,12 @@ fn arb_case() -> impl Strategy<Value = Case> {
             c.dilations = vec![d, 1];
             c.bias = bias;
             c.transposed = transposed;
-            c.auto_pad = [AutoPad::NotSet, AutoPad::SameUpper, AutoPad::Valid, AutoPad::NotSet][mode % 4];
+            c.auto_pad = [
+                AutoPad::NotSet,
+                AutoPad::SameUpper,
+                AutoPad::Valid,
+                AutoPad::NotSet,
+            ][mode % 4];
             if c.auto_pad == AutoPad::NotSet {
                 c.pads = vec![p, 0, p.min(1), p];
             }

@@ -11,7 +11,6 @@ use ingot_ir::{Op, Tensor};
 use ingot_runtime::kernels::gemm_op::GemmKernel;
 use ingot_runtime::kernels::matmul::MatMulKernel;
 use ingot_runtime::kernels::Epilogue;
-use ingot_runtime::Kernel;
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -30,7 +29,12 @@ fn check_matmul(sa: &[usize], sb: &[usize], seed: u64) {
         let ke = MatMulKernel::new(&ty(sa), &ty(sb), bc, Some(ep)).unwrap();
         for threads in [1, 2] {
             let what = format!("matmul {sa:?} x {sb:?} const b {b_const} threads {threads}");
-            assert_close(&run(&k, &[&a, &b], want.shape(), threads), &want, TOL, &what);
+            assert_close(
+                &run(&k, &[&a, &b], want.shape(), threads),
+                &want,
+                TOL,
+                &what,
+            );
             let got = run(&ke, &[&a, &b, &r], want.shape(), threads);
             assert_close(&got, &want_ep, TOL, &format!("{what} + epilogue"));
         }
@@ -83,7 +87,14 @@ fn matmul_shape_errors() {
 
 /// Check `gemm` with the given flags and `c` shape; `b` and `c` constant
 /// or not.
-fn check_gemm(m: usize, k: usize, n: usize, flags: (bool, bool), c: Option<&[usize]>, ab: (f32, f32)) {
+fn check_gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    flags: (bool, bool),
+    c: Option<&[usize]>,
+    ab: (f32, f32),
+) {
     let (ta, tb) = flags;
     let sa = if ta { [k, m] } else { [m, k] };
     let sb = if tb { [n, k] } else { [k, n] };
@@ -105,12 +116,18 @@ fn check_gemm(m: usize, k: usize, n: usize, flags: (bool, bool), c: Option<&[usi
     ins_ep.push(&r);
     let cty = c.map(ty);
     for konst in [false, true] {
-        let (bc, cc) = if konst { (Some(&b), ct.as_ref()) } else { (None, None) };
+        let (bc, cc) = if konst {
+            (Some(&b), ct.as_ref())
+        } else {
+            (None, None)
+        };
         let kern = GemmKernel::new(&op, &ty(&sa), &ty(&sb), cty.as_ref(), bc, cc, None).unwrap();
         let ep = Epilogue::new(Arc::new(ReluAdd), vec![ins.len()]);
         let ke = GemmKernel::new(&op, &ty(&sa), &ty(&sb), cty.as_ref(), bc, cc, Some(ep)).unwrap();
         for threads in [1, 2] {
-            let what = format!("gemm {m}x{k}x{n} {flags:?} c {c:?} {ab:?} const {konst} threads {threads}");
+            let what = format!(
+                "gemm {m}x{k}x{n} {flags:?} c {c:?} {ab:?} const {konst} threads {threads}"
+            );
             assert_close(&run(&kern, &ins, want.shape(), threads), &want, TOL, &what);
             let got = run(&ke, &ins_ep, want.shape(), threads);
             assert_close(&got, &want_ep, TOL, &format!("{what} + epilogue"));
@@ -121,7 +138,13 @@ fn check_gemm(m: usize, k: usize, n: usize, flags: (bool, bool), c: Option<&[usi
 #[test]
 fn gemm_flags_and_bias() {
     for flags in [(false, false), (true, false), (false, true), (true, true)] {
-        for c in [None, Some(&[17][..]), Some(&[3, 1][..]), Some(&[3, 17][..]), Some(&[][..])] {
+        for c in [
+            None,
+            Some(&[17][..]),
+            Some(&[3, 1][..]),
+            Some(&[3, 17][..]),
+            Some(&[][..]),
+        ] {
             check_gemm(3, 31, 17, flags, c, (1.0, 1.0));
         }
     }
@@ -140,7 +163,16 @@ fn gemm_beta_zero_ignores_nan_c() {
     let (a, b) = (tensor(&[2, 3], 1), tensor(&[3, 4], 2));
     let c = Tensor::from_vec(&[4], vec![f32::NAN; 4]).unwrap();
     let want = oracle(&op, &[&a, &b, &c]);
-    let k = GemmKernel::new(&op, &ty(&[2, 3]), &ty(&[3, 4]), Some(&ty(&[4])), None, None, None).unwrap();
+    let k = GemmKernel::new(
+        &op,
+        &ty(&[2, 3]),
+        &ty(&[3, 4]),
+        Some(&ty(&[4])),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
     assert_close(&run(&k, &[&a, &b, &c], &[2, 4], 1), &want, TOL, "beta 0");
 }
 

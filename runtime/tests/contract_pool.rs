@@ -63,29 +63,104 @@ fn pools_2d() {
     for max in [true, false] {
         for ceil in [false, true] {
             for cip in [false, true] {
-                let op = window(max, &[3, 3], &[2, 2], &[1, 1, 1, 1], &[], ceil, AutoPad::NotSet, cip);
+                let op = window(
+                    max,
+                    &[3, 3],
+                    &[2, 2],
+                    &[1, 1, 1, 1],
+                    &[],
+                    ceil,
+                    AutoPad::NotSet,
+                    cip,
+                );
                 check(&op, &x);
-                let op = window(max, &[2, 3], &[2, 1], &[0, 1, 1, 2], &[], ceil, AutoPad::NotSet, cip);
+                let op = window(
+                    max,
+                    &[2, 3],
+                    &[2, 1],
+                    &[0, 1, 1, 2],
+                    &[],
+                    ceil,
+                    AutoPad::NotSet,
+                    cip,
+                );
                 check(&op, &x);
             }
         }
         for ap in [AutoPad::SameUpper, AutoPad::SameLower, AutoPad::Valid] {
-            check(&window(max, &[3, 2], &[2, 3], &[], &[], false, ap, false), &x);
+            check(
+                &window(max, &[3, 2], &[2, 3], &[], &[], false, ap, false),
+                &x,
+            );
         }
-        check(&window(max, &[3, 3], &[1, 2], &[2, 2, 2, 2], &[2, 2], true, AutoPad::NotSet, true), &x);
+        check(
+            &window(
+                max,
+                &[3, 3],
+                &[1, 2],
+                &[2, 2, 2, 2],
+                &[2, 2],
+                true,
+                AutoPad::NotSet,
+                true,
+            ),
+            &x,
+        );
     }
 }
 
 #[test]
 fn pools_1d_3d_and_big() {
     let x = tensor(&[2, 3, 31], 2);
-    check(&window(true, &[4], &[3], &[1, 2], &[], true, AutoPad::NotSet, false), &x);
-    check(&window(false, &[4], &[3], &[1, 2], &[], true, AutoPad::NotSet, true), &x);
+    check(
+        &window(true, &[4], &[3], &[1, 2], &[], true, AutoPad::NotSet, false),
+        &x,
+    );
+    check(
+        &window(false, &[4], &[3], &[1, 2], &[], true, AutoPad::NotSet, true),
+        &x,
+    );
     let x = tensor(&[1, 2, 5, 6, 7], 3);
-    check(&window(true, &[2, 3, 2], &[1, 2, 2], &[], &[], false, AutoPad::NotSet, false), &x);
-    check(&window(false, &[3, 3, 3], &[2, 2, 2], &[1, 1, 1, 1, 1, 1], &[], false, AutoPad::NotSet, false), &x);
+    check(
+        &window(
+            true,
+            &[2, 3, 2],
+            &[1, 2, 2],
+            &[],
+            &[],
+            false,
+            AutoPad::NotSet,
+            false,
+        ),
+        &x,
+    );
+    check(
+        &window(
+            false,
+            &[3, 3, 3],
+            &[2, 2, 2],
+            &[1, 1, 1, 1, 1, 1],
+            &[],
+            false,
+            AutoPad::NotSet,
+            false,
+        ),
+        &x,
+    );
     let x = tensor(&[1, 64, 112, 112], 4);
-    check(&window(true, &[3, 3], &[2, 2], &[1, 1, 1, 1], &[], false, AutoPad::NotSet, false), &x);
+    check(
+        &window(
+            true,
+            &[3, 3],
+            &[2, 2],
+            &[1, 1, 1, 1],
+            &[],
+            false,
+            AutoPad::NotSet,
+            false,
+        ),
+        &x,
+    );
 }
 
 #[test]
@@ -93,17 +168,58 @@ fn max_pool_nan_wins_and_empty_windows() {
     let mut v = values(2 * 9, 5);
     v[4] = f32::NAN;
     let x = Tensor::from_vec(&[1, 2, 3, 3], v).unwrap();
-    check(&window(true, &[2, 2], &[1, 1], &[], &[], false, AutoPad::NotSet, false), &x);
+    check(
+        &window(
+            true,
+            &[2, 2],
+            &[1, 1],
+            &[],
+            &[],
+            false,
+            AutoPad::NotSet,
+            false,
+        ),
+        &x,
+    );
     check(&Op::GlobalMaxPool, &x);
     // Windows entirely in the padding: -inf for max, NaN for average.
     let x = tensor(&[1, 1, 2, 2], 6);
-    check(&window(true, &[1, 1], &[3, 3], &[3, 3, 3, 3], &[], false, AutoPad::NotSet, false), &x);
-    check(&window(false, &[1, 1], &[3, 3], &[3, 3, 3, 3], &[], false, AutoPad::NotSet, false), &x);
+    check(
+        &window(
+            true,
+            &[1, 1],
+            &[3, 3],
+            &[3, 3, 3, 3],
+            &[],
+            false,
+            AutoPad::NotSet,
+            false,
+        ),
+        &x,
+    );
+    check(
+        &window(
+            false,
+            &[1, 1],
+            &[3, 3],
+            &[3, 3, 3, 3],
+            &[],
+            false,
+            AutoPad::NotSet,
+            false,
+        ),
+        &x,
+    );
 }
 
 #[test]
 fn global_pools() {
-    for s in [&[2, 3, 7, 7][..], &[1, 5, 1], &[2, 3, 17, 31], &[1, 2, 3, 4, 5]] {
+    for s in [
+        &[2, 3, 7, 7][..],
+        &[1, 5, 1],
+        &[2, 3, 17, 31],
+        &[1, 2, 3, 4, 5],
+    ] {
         let x = tensor(s, 7);
         check(&Op::GlobalAveragePool, &x);
         check(&Op::GlobalMaxPool, &x);
@@ -113,7 +229,9 @@ fn global_pools() {
 #[test]
 fn max_pool_indices_unsupported() {
     let op = window(true, &[2, 2], &[], &[], &[], false, AutoPad::NotSet, false);
-    let e = PoolKernel::new(&op, &ty(&[1, 1, 4, 4]), true).err().unwrap();
+    let e = PoolKernel::new(&op, &ty(&[1, 1, 4, 4]), true)
+        .err()
+        .unwrap();
     assert!(e.0.contains("indices"), "{e}");
 }
 

@@ -154,7 +154,9 @@ impl Kernel for GemmKernel {
                 *n,
             ),
             None => {
-                let b = ins.get(1).ok_or(KernelError("gemm: operand b missing".into()))?;
+                let b = ins
+                    .get(1)
+                    .ok_or(KernelError("gemm: operand b missing".into()))?;
                 arg_f32("gemm", "b", b)?;
                 let &[rb, cb] = b.shape else {
                     return err(format!("gemm: b{:?} is not rank 2", b.shape));
@@ -179,13 +181,17 @@ impl Kernel for GemmKernel {
         let c: Option<(*const f32, usize, usize)> = if self.beta == 0.0 {
             None
         } else if let Some((v, s)) = &self.c {
-            let (rs, cs) = c_strides(s, m, n)
-                .ok_or_else(|| KernelError(format!("gemm: c{s:?} does not broadcast to [{m}, {n}]")))?;
+            let (rs, cs) = c_strides(s, m, n).ok_or_else(|| {
+                KernelError(format!("gemm: c{s:?} does not broadcast to [{m}, {n}]"))
+            })?;
             Some((v.as_ptr(), rs, cs))
         } else if let Some(ca) = ins.get(2).filter(|_| self.has_c) {
             arg_f32("gemm", "c", ca)?;
             let (rs, cs) = c_strides(ca.shape, m, n).ok_or_else(|| {
-                KernelError(format!("gemm: c{:?} does not broadcast to [{m}, {n}]", ca.shape))
+                KernelError(format!(
+                    "gemm: c{:?} does not broadcast to [{m}, {n}]",
+                    ca.shape
+                ))
             })?;
             scaled.extend(ca.slice::<f32>().iter().map(|x| x * self.beta));
             Some((scaled.as_ptr(), rs, cs))

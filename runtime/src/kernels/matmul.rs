@@ -54,8 +54,16 @@ fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let r = a.len().max(b.len());
     (0..r)
         .map(|i| {
-            let x = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
-            let y = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
+            let x = if i + a.len() >= r {
+                a[i + a.len() - r]
+            } else {
+                1
+            };
+            let y = if i + b.len() >= r {
+                b[i + b.len() - r]
+            } else {
+                1
+            };
             match (x, y) {
                 (x, y) if x == y => Some(x),
                 (1, y) => Some(y),
@@ -88,7 +96,11 @@ fn batch_offset(mut idx: usize, outb: &[usize], inb: &[usize], mat: usize) -> us
 
 impl Kernel for MatMulKernel {
     fn describe(&self) -> String {
-        let b = if self.b.is_some() { "const b" } else { "runtime b" };
+        let b = if self.b.is_some() {
+            "const b"
+        } else {
+            "runtime b"
+        };
         let ep = match &self.epilogue {
             Some(e) => format!(" + {}", e.kernel.describe()),
             None => String::new(),
@@ -105,7 +117,9 @@ impl Kernel for MatMulKernel {
         let (bp, sb): (*const f32, &[usize]) = match &self.b {
             Some((v, s)) => (v.as_ptr(), s),
             None => {
-                let b = ins.get(1).ok_or(KernelError("matmul: operand b missing".into()))?;
+                let b = ins
+                    .get(1)
+                    .ok_or(KernelError("matmul: operand b missing".into()))?;
                 arg_f32("matmul", "b", b)?;
                 (b.ptr as *const f32, b.shape)
             }
@@ -140,11 +154,7 @@ impl Kernel for MatMulKernel {
         let shared_b = bb.iter().product::<usize>() == 1;
         // A shared b lets all of a (whose batch is then the output's) be one
         // tall matrix.
-        let (nb, rows) = if shared_b {
-            (1, batch * m)
-        } else {
-            (batch, m)
-        };
+        let (nb, rows) = if shared_b { (1, batch * m) } else { (batch, m) };
         let ap = a.ptr as *const f32;
         let op = out.ptr as *mut f32;
         let ep = pack::bind(&self.epilogue, ins, *out)?;

@@ -37,11 +37,7 @@ impl Epilogue {
     }
 
     /// Resolve the extra operands of one `run` call.
-    pub(crate) fn bind<'a>(
-        &self,
-        ins: &[Arg<'a>],
-        out: Arg<'a>,
-    ) -> Result<Bound<'a>, KernelError> {
+    pub(crate) fn bind<'a>(&self, ins: &[Arg<'a>], out: Arg<'a>) -> Result<Bound<'a>, KernelError> {
         let mut args = Vec::with_capacity(1 + self.extra.len());
         args.push(out);
         for &i in &self.extra {
@@ -288,8 +284,10 @@ pub(crate) unsafe fn for_each_tile(
 }
 
 /// Split `[rows, cols]` per batch entry into tiles: whole problems when
-/// serial, else about `4 * threads` tiles of at least ~0.5 MFLOP each,
-/// preferring row blocks (one epilogue range per tile).
+/// serial, else about `2 * threads` tiles of at least ~0.5 MFLOP each. The
+/// GEMM re-packs `b` (`k x cols`) per row block and `a` (`rows x k`) per
+/// column block, so the split minimizes `row_blocks * cols + col_blocks *
+/// rows`: a wide `b` is cut by columns, a tall `a` by rows.
 pub(crate) fn plan(batch: usize, rows: usize, cols: usize, k: usize, threads: usize) -> Grid {
     let whole = Grid {
         batch,
@@ -302,16 +300,23 @@ pub(crate) fn plan(batch: usize, rows: usize, cols: usize, k: usize, threads: us
     if threads <= 1 || flops < PAR_MIN_FLOPS {
         return whole;
     }
-    let want = (4 * threads).min((flops / 5e5) as usize).max(threads);
+    let want = (2 * threads).min((flops / 5e5) as usize).max(threads);
     if batch >= want {
         return whole;
     }
-    let per_batch = want.div_ceil(batch);
-    // Rows first, in blocks of at least 8 rows.
-    let rblocks = per_batch.min(rows.div_ceil(8)).max(1);
-    let mb = rows.div_ceil(rblocks);
-    let cblocks = per_batch.div_ceil(rblocks).min(cols.div_ceil(64)).max(1);
-    let nb = cols.div_ceil(cblocks).next_multiple_of(16).min(cols.max(1));
+    let per = want.div_ceil(batch);
+    // Row blocks of at least 8 rows, column blocks of at least 64 columns.
+    let (max_r, max_c) = (rows.div_ceil(8).max(1), cols.div_ceil(64).max(1));
+    let (mut r_best, mut c_best, mut cost_best) = (1, 1, usize::MAX);
+    for r in 1..=per.min(max_r) {
+        let c = per.div_ceil(r).min(max_c);
+        let cost = r * cols + c * rows;
+        if cost < cost_best {
+            (r_best, c_best, cost_best) = (r, c, cost);
+        }
+    }
+    let mb = rows.div_ceil(r_best);
+    let nb = cols.div_ceil(c_best).next_multiple_of(16).min(cols.max(1));
     Grid { mb, nb, ..whole }
 }
 

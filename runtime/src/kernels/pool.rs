@@ -41,11 +41,17 @@ impl PoolKernel {
         let name = op.name();
         want_f32(name, "input", x)?;
         if !(3..=5).contains(&x.shape.len()) {
-            return err(format!("{name}: input rank {} is not 3 to 5", x.shape.len()));
+            return err(format!(
+                "{name}: input rank {} is not 3 to 5",
+                x.shape.len()
+            ));
         }
         let ks = |k: &[i64]| -> Result<Vec<usize>, KernelError> {
             if k.len() != x.shape.len() - 2 || k.iter().any(|&v| v < 1) {
-                return err(format!("{name}: kernel_shape {k:?} does not fit input rank {}", x.shape.len()));
+                return err(format!(
+                    "{name}: kernel_shape {k:?} does not fit input rank {}",
+                    x.shape.len()
+                ));
             }
             Ok(k.iter().map(|&v| v as usize).collect())
         };
@@ -62,7 +68,15 @@ impl PoolKernel {
                 if with_indices {
                     return err("max_pool: the indices result is not supported by the CPU kernel");
                 }
-                let spec = Spec::new(name, &ks(kernel_shape)?, strides, pads, dilations, *auto_pad, *ceil_mode)?;
+                let spec = Spec::new(
+                    name,
+                    &ks(kernel_shape)?,
+                    strides,
+                    pads,
+                    dilations,
+                    *auto_pad,
+                    *ceil_mode,
+                )?;
                 (Kind::Max, Some(spec))
             }
             Op::AveragePool {
@@ -74,7 +88,15 @@ impl PoolKernel {
                 auto_pad,
                 count_include_pad,
             } => {
-                let spec = Spec::new(name, &ks(kernel_shape)?, strides, pads, dilations, *auto_pad, *ceil_mode)?;
+                let spec = Spec::new(
+                    name,
+                    &ks(kernel_shape)?,
+                    strides,
+                    pads,
+                    dilations,
+                    *auto_pad,
+                    *ceil_mode,
+                )?;
                 let kind = Kind::Avg {
                     count_include_pad: *count_include_pad,
                 };
@@ -176,7 +198,11 @@ fn global(v: &[f32], max: bool) -> f32 {
     let mut chunks = v.chunks_exact(8);
     for c in &mut chunks {
         for i in 0..8 {
-            acc[i] = if max { nanmax(acc[i], c[i]) } else { acc[i] + c[i] };
+            acc[i] = if max {
+                nanmax(acc[i], c[i])
+            } else {
+                acc[i] + c[i]
+            };
         }
     }
     for (i, &x) in chunks.remainder().iter().enumerate() {
@@ -220,7 +246,10 @@ impl Kernel for PoolKernel {
             let mut want = xs[..2].to_vec();
             want.resize(xs.len(), 1);
             if out.shape != want.as_slice() {
-                return err(format!("pool: input {xs:?} gives {want:?}, result is {:?}", out.shape));
+                return err(format!(
+                    "pool: input {xs:?} gives {want:?}, result is {:?}",
+                    out.shape
+                ));
             }
             let max = self.kind == Kind::GlobalMax;
             // SAFETY: the input holds `planes * hwi` floats, the result `planes`.
@@ -234,12 +263,17 @@ impl Kernel for PoolKernel {
         let mut want = xs[..2].to_vec();
         want.extend_from_slice(&g.o[3 - spec.nsp..]);
         if out.shape != want.as_slice() {
-            return err(format!("pool: input {xs:?} gives {want:?}, result is {:?}", out.shape));
+            return err(format!(
+                "pool: input {xs:?} gives {want:?}, result is {:?}",
+                out.shape
+            ));
         }
         let hwo = g.out_size();
         let counts: Vec<f32> = match self.kind {
             Kind::Avg { count_include_pad } => (0..3)
-                .flat_map(|a| (0..g.o[a]).map(move |o| tap_count(o, &g, a, count_include_pad) as f32))
+                .flat_map(|a| {
+                    (0..g.o[a]).map(move |o| tap_count(o, &g, a, count_include_pad) as f32)
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -259,7 +293,10 @@ impl Kernel for PoolKernel {
             for p in t.r0..t.r1 {
                 // SAFETY: plane `p` lies inside both buffers (shapes checked).
                 unsafe {
-                    let (i, o) = ((xa as *const f32).add(p * hwi), (ya as *mut f32).add(p * hwo));
+                    let (i, o) = (
+                        (xa as *const f32).add(p * hwi),
+                        (ya as *mut f32).add(p * hwo),
+                    );
                     #[cfg(target_arch = "x86_64")]
                     if fast {
                         if max {

@@ -88,7 +88,14 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize) {
 ///
 /// # Safety
 /// `image` holds `channels * g.in_size()` floats.
-unsafe fn im2col(image: *const f32, channels: usize, g: &Geom, p0: usize, p1: usize, cols: &mut [f32]) {
+unsafe fn im2col(
+    image: *const f32,
+    channels: usize,
+    g: &Geom,
+    p0: usize,
+    p1: usize,
+    cols: &mut [f32],
+) {
     let w = p1 - p0;
     let [_, oh, ow] = g.o;
     let [id, ih, iw] = g.i;

@@ -109,13 +109,15 @@ impl ConvKernel {
         let g = group as usize;
         let taps: usize = ws[2..].iter().product();
         let (c, m, cg, mg) = if transposed.is_some() {
-            if ws[0] % g != 0 {
+            if !ws[0].is_multiple_of(g) {
                 return err(format!("{name}: weight {ws:?} not divisible by group {g}"));
             }
             (ws[0], ws[1] * g, ws[0] / g, ws[1])
         } else {
-            if ws[0] % g != 0 {
-                return err(format!("{name}: weight {ws:?} has output channels not divisible by group {g}"));
+            if !ws[0].is_multiple_of(g) {
+                return err(format!(
+                    "{name}: weight {ws:?} has output channels not divisible by group {g}"
+                ));
             }
             (ws[1] * g, ws[0], ws[1], ws[0] / g)
         };
@@ -128,14 +130,18 @@ impl ConvKernel {
             Some(b) => {
                 let v = pack::tensor_f32(name, "bias", b)?;
                 if v.len() != m {
-                    return err(format!("{name}: bias {:?} must have {m} entries", b.shape()));
+                    return err(format!(
+                        "{name}: bias {:?} must have {m} entries",
+                        b.shape()
+                    ));
                 }
                 Some(v)
             }
             None => None,
         };
         let spec = Spec::new(name, &ws[2..], strides, pads, dilations, auto_pad, false)?;
-        let no_pad = auto_pad != ingot_ir::attr::AutoPad::NotSet || spec.pads.iter().all(|&p| p == 0);
+        let no_pad =
+            auto_pad != ingot_ir::attr::AutoPad::NotSet || spec.pads.iter().all(|&p| p == 0);
         let algo = if transposed.is_some() {
             Algo::Col2im
         } else if taps == 1 && spec.s == [1; 3] && no_pad {
@@ -290,9 +296,9 @@ impl Job<'_> {
             return false;
         };
         let hw = self.g.out_size();
-        for r in r0..r1 {
+        for (r, &v) in bias.iter().enumerate().take(r1).skip(r0) {
             let row = self.y.add((b * self.k.m + r) * hw + c0);
-            std::slice::from_raw_parts_mut(row, c1 - c0).fill(bias[r]);
+            std::slice::from_raw_parts_mut(row, c1 - c0).fill(v);
         }
         true
     }
