@@ -7,6 +7,7 @@
 //! with a graph the verifier accepted). Command-line usage errors from clap
 //! are user errors too, so they also exit 1.
 
+mod bench;
 mod inputs;
 mod irapi;
 mod optimize;
@@ -85,6 +86,38 @@ enum Cmd {
         /// Write every constant's values instead of `@name` references.
         #[arg(long)]
         inline_all: bool,
+    },
+    /// Compile a model (ONNX or text IR) for the CPU and time it on seeded
+    /// random inputs: compile-time breakdown, native vs interpreter steps,
+    /// latency percentiles, and the slowest steps with --profile.
+    #[command(
+        after_help = "Examples:\n  ingot bench model.onnx --threads 1 --iters 50\n  ingot bench examples/mlp.ir --dim batch=64 --profile 10 --check"
+    )]
+    Bench {
+        /// An `.onnx` model or a text-format IR file.
+        file: PathBuf,
+        /// The value of a symbolic input dim, e.g. `--dim batch=8` (repeatable).
+        #[arg(long = "dim", value_name = "NAME=N", value_parser = inputs::parse_dim)]
+        dims: Vec<(String, i64)>,
+        /// Seed for the random inputs.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Worker threads per run (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Timed runs.
+        #[arg(long, default_value_t = 20)]
+        iters: usize,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Print the N slowest steps of one profiled run.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        profile: usize,
+        /// Also run the optimized graph on the reference interpreter and
+        /// print the largest difference.
+        #[arg(long)]
+        check: bool,
     },
     /// Check a graph's invariants (SSA, schedule order, types against shape
     /// inference) and print every error found.
@@ -184,6 +217,25 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             stop_after,
             stats,
             inline_all,
+        }),
+        Cmd::Bench {
+            file,
+            dims,
+            seed,
+            threads,
+            iters,
+            warmup,
+            profile,
+            check,
+        } => bench::run(bench::Request {
+            file: &file,
+            dims,
+            seed,
+            threads,
+            iters,
+            warmup,
+            profile,
+            check,
         }),
         Cmd::Verify { file } => {
             let g = load(&file)?;

@@ -18,7 +18,7 @@ pub struct Request<'a> {
 }
 
 /// Load `.onnx` through the importer, anything else as text IR.
-fn load_model(path: &Path) -> Result<Graph, CliError> {
+pub(super) fn load_model(path: &Path) -> Result<Graph, CliError> {
     if path.extension().is_some_and(|e| e == "onnx") {
         ingot_compiler::onnx::import_onnx(path).map_err(|e| {
             CliError::user(

@@ -15,6 +15,7 @@
 //! [`CompiledModel`] is `Send + Sync`; concurrent `run`s each take their own
 //! arena.
 
+mod contract;
 pub mod lower;
 pub mod select;
 

@@ -9,6 +9,7 @@
 //! contraction micro-kernels (with their epilogue), then the runtime's
 //! data-movement / reduction / normalization kernels.
 
+use super::contract::contraction_kernel;
 use ingot_ir::{Graph, Node, Tensor, TensorType};
 use ingot_runtime::kernels::movement::movement_kernel;
 use ingot_runtime::Kernel;
@@ -40,5 +41,12 @@ pub fn select(g: &Graph, n: Node) -> Selected {
         .iter()
         .map(|&v| g.const_value(v).cloned())
         .collect();
-    Selected::from(movement_kernel(&nd.op, &in_types, &consts, &out_types))
+    // Results nobody reads need not be computed (max_pool's indices).
+    let users = g.users();
+    let read = |v: &ingot_ir::Value| users.contains_key(v) || g.outputs().contains(v);
+    let needed = nd.outputs.len() - nd.outputs.iter().rev().take_while(|v| !read(v)).count();
+    Selected::from(
+        contraction_kernel(&nd.op, &in_types, &consts, needed.max(1), None)
+            .or_else(|| movement_kernel(&nd.op, &in_types, &consts, &out_types)),
+    )
 }
