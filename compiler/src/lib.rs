@@ -5,4 +5,5 @@
 
 pub use ingot_ir as ir;
 
+pub mod cpu;
 pub mod onnx;

@@ -1,0 +1,1 @@
+//! Accuracy sweeps of the approximations in `math.rs` against f64.
