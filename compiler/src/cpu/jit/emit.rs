@@ -29,6 +29,11 @@ pub(crate) fn mem() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
 }
 
+/// Flags for `bitcast` (the verifier wants an explicit byte order).
+pub(crate) fn bits() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little)
+}
+
 /// Emits instructions into one function.
 pub(crate) struct Emitter<'a, 'b> {
     pub b: &'a mut FunctionBuilder<'b>,
@@ -98,11 +103,11 @@ impl Emitter<'_, '_> {
             W::S => types::I32,
             W::V => types::I32X4,
         };
-        self.b.ins().bitcast(t, mem(), x)
+        self.b.ins().bitcast(t, bits(), x)
     }
 
     pub(crate) fn as_float(&mut self, w: W, x: Value) -> Value {
-        self.b.ins().bitcast(Self::fty(w), mem(), x)
+        self.b.ins().bitcast(Self::fty(w), bits(), x)
     }
 
     /// `a*b + c`, fused when the host has FMA (only inside approximations).
@@ -124,7 +129,7 @@ impl Emitter<'_, '_> {
                 let m = if self.b.func.dfg.value_type(mask) == at {
                     mask
                 } else {
-                    self.b.ins().bitcast(at, mem(), mask)
+                    self.b.ins().bitcast(at, bits(), mask)
                 };
                 self.b.ins().bitselect(m, a, b)
             }

@@ -13,7 +13,7 @@
 //! exactly. Programs with integer values run the scalar loop only.
 
 use super::code::{host_isa, kernel_signature, Code};
-use super::emit::{mem, Emitter, W};
+use super::emit::{bits, mem, Emitter, W};
 use super::prog::{Prog, Ty, E};
 use super::JitError;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -41,7 +41,7 @@ pub(crate) fn load(e: &mut Emitter, w: W, t: Ty, addr: Value, off: i32) -> Value
             // Four bytes → four i32 lanes → masks.
             let word = e.b.ins().load(types::I32, mem(), addr, off);
             let v = e.b.ins().scalar_to_vector(types::I32X4, word);
-            let b = e.b.ins().bitcast(types::I8X16, mem().with_endianness(little()), v);
+            let b = e.b.ins().bitcast(types::I8X16, bits(), v);
             let h = e.b.ins().uwiden_low(b);
             let l = e.b.ins().uwiden_low(h);
             let zero = e.ci(W::V, 0);
@@ -49,10 +49,6 @@ pub(crate) fn load(e: &mut Emitter, w: W, t: Ty, addr: Value, off: i32) -> Value
         }
         (W::V, _) => e.b.ins().load(types::F32X4, mem(), addr, off),
     }
-}
-
-fn little() -> cranelift_codegen::ir::Endianness {
-    cranelift_codegen::ir::Endianness::Little
 }
 
 /// Store `v` (type `t`, width `w`) at `addr + off`.
@@ -63,7 +59,7 @@ pub(crate) fn store(e: &mut Emitter, w: W, t: Ty, v: Value, addr: Value, off: i3
             let b = e.b.ins().band(v, one);
             let h = e.b.ins().snarrow(b, b);
             let q = e.b.ins().snarrow(h, h);
-            let q32 = e.b.ins().bitcast(types::I32X4, mem().with_endianness(little()), q);
+            let q32 = e.b.ins().bitcast(types::I32X4, bits(), q);
             let word = e.b.ins().extractlane(q32, 0);
             e.b.ins().store(mem(), word, addr, off);
         }

@@ -361,8 +361,12 @@ impl Emitter<'_, '_> {
         let even = self.fcmp(FloatCC::Equal, fhy, hy);
         let nr = self.b.ins().fneg(r);
         let signed = self.sel(w, even, r, nr);
+        // pow(-inf, y) for non-integer y is +inf (|x|^y), not NaN.
         let nan = self.cf(w, f32::NAN);
-        let negv = self.sel(w, yint, signed, nan);
+        let ninf = self.cf(w, f32::NEG_INFINITY);
+        let isninf = self.fcmp(FloatCC::Equal, x, ninf);
+        let other = self.sel(w, isninf, r, nan);
+        let negv = self.sel(w, yint, signed, other);
         let zero = self.cf(w, 0.0);
         let neg = self.fcmp(FloatCC::LessThan, x, zero);
         let r = self.sel(w, neg, negv, r);
