@@ -16,6 +16,7 @@
 //! arena.
 
 mod contract;
+pub mod jit;
 pub mod lower;
 pub mod select;
 
