@@ -68,6 +68,7 @@ pub fn lower(g: &Graph, plan: &MemoryPlan, native: bool) -> Result<(Program, Low
     let mut stats = LowerStats::default();
     let mut fallback: HashMap<&'static str, usize> = HashMap::new();
     let mut steps = vec![];
+    let users = g.users();
     for &n in g.order() {
         let nd = g.node(n);
         if matches!(nd.op, Op::Const { .. }) {
@@ -79,11 +80,6 @@ pub fn lower(g: &Graph, plan: &MemoryPlan, native: bool) -> Result<(Program, Low
                 .copied()
                 .ok_or_else(|| format!("{v} (used by {n} `{}`) has no buffer", nd.op.name()))
         };
-        let ins = nd
-            .inputs
-            .iter()
-            .map(lookup)
-            .collect::<Result<Vec<_>, _>>()?;
         let outs = nd
             .outputs
             .iter()
@@ -99,13 +95,17 @@ pub fn lower(g: &Graph, plan: &MemoryPlan, native: bool) -> Result<(Program, Low
         );
         let sized = outs.iter().all(|&b| bufs[b].loc != Loc::Dynamic);
         let chosen = if native && sized {
-            select(g, n)
+            select(g, n, &users)
         } else {
             Selected::None
         };
+        let mut operands = nd.inputs.clone();
         let kind = match chosen {
-            Selected::Kernel(k) => {
+            Selected::Kernel(k, ins) => {
                 stats.native += 1;
+                if let Some(ins) = ins {
+                    operands = ins;
+                }
                 StepKind::Native(k)
             }
             Selected::Rejected(why) => {
@@ -118,6 +118,7 @@ pub fn lower(g: &Graph, plan: &MemoryPlan, native: bool) -> Result<(Program, Low
                 StepKind::Fallback(nd.op.clone())
             }
         };
+        let ins = operands.iter().map(lookup).collect::<Result<Vec<_>, _>>()?;
         steps.push(Step {
             kind,
             ins,

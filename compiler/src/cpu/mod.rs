@@ -16,6 +16,7 @@
 //! arena.
 
 mod contract;
+mod fused;
 pub mod jit;
 pub mod lower;
 pub mod select;
