@@ -136,8 +136,9 @@ impl ElementwiseKernel {
     }
 
     fn code(&self, contig: &[bool]) -> Result<Option<Arc<Code>>, KernelError> {
-        let relevant =
-            |a: &[bool], b: &[bool]| (0..a.len()).all(|k| self.prog.inputs[k].is_none() || a[k] == b[k]);
+        let relevant = |a: &[bool], b: &[bool]| {
+            (0..a.len()).all(|k| self.prog.inputs[k].is_none() || a[k] == b[k])
+        };
         if relevant(contig, &self.primary.0) {
             return Ok(None);
         }
@@ -145,9 +146,8 @@ impl ElementwiseKernel {
         if let Some((_, c)) = others.iter().find(|(p, _)| relevant(p, contig)) {
             return Ok(Some(c.clone()));
         }
-        let c = Arc::new(
-            ew_gen::compile(&self.prog, contig).map_err(|e| KernelError(e.to_string()))?,
-        );
+        let c =
+            Arc::new(ew_gen::compile(&self.prog, contig).map_err(|e| KernelError(e.to_string()))?);
         others.push((contig.to_vec(), c.clone()));
         Ok(Some(c))
     }

@@ -3,7 +3,7 @@
 //! tail computes exactly what its vector body does).
 //!
 //! Measured maximum errors against f64 (`tests::math_sweep` asserts them
-//! over ~2M inputs per function, specials included):
+//! over 0.5–2M inputs per function; specials in `math_specials`):
 //! - `exp`: range reduction `x = n ln2 + r` (Cody–Waite split of ln2, n by
 //!   the 1.5·2^23 rounding trick), degree-6 Taylor/minimax on |r| ≤ ln2/2
 //!   (Cephes coefficients), scaling by 2^n in two steps so subnormal results
@@ -85,7 +85,7 @@ impl Emitter<'_, '_> {
                 8.333_452e-3,
                 4.166_579_6e-2,
                 1.666_666_5e-1,
-                5.000_000_1e-1,
+                0.5,
             ],
         );
         let rr = self.b.ins().fmul(r, r);
@@ -117,8 +117,14 @@ impl Emitter<'_, '_> {
         let b126 = self.ci(w, 126);
         let ei = self.b.ins().isub(ex, b126);
         let e = match w {
-            W::S => self.b.ins().fcvt_from_sint(cranelift_codegen::ir::types::F32, ei),
-            W::V => self.b.ins().fcvt_from_sint(cranelift_codegen::ir::types::F32X4, ei),
+            W::S => self
+                .b
+                .ins()
+                .fcvt_from_sint(cranelift_codegen::ir::types::F32, ei),
+            W::V => self
+                .b
+                .ins()
+                .fcvt_from_sint(cranelift_codegen::ir::types::F32X4, ei),
         };
         let e = self.b.ins().fsub(e, adj);
         let mm = self.ci(w, 0x007f_ffff);
@@ -194,10 +200,10 @@ impl Emitter<'_, '_> {
             z,
             &[
                 -5.704_988_7e-3,
-                2.063_908_9e-2,
+                2.063_909e-2,
                 -5.373_971_6e-2,
                 1.333_144_2e-1,
-                -3.333_328_2e-1,
+                -3.333_328e-1,
             ],
         );
         let pz = self.b.ins().fmul(p, z);

@@ -117,14 +117,6 @@ pub(crate) enum Bin {
     Xor,
 }
 
-/// Row reductions (reduce kernels only).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Red {
-    Sum,
-    Max,
-    Min,
-}
-
 /// One instruction; its result type sits beside it in [`Prog::nodes`].
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum E {
@@ -139,10 +131,6 @@ pub(crate) enum E {
     Select(Reg, Reg, Reg),
     /// Conversion to the node's type (Cast's semantics).
     Cast(Reg),
-    /// A reduction over the current row (reduce kernels).
-    Reduce(Red, Reg),
-    /// The row length as f32 (reduce kernels: means).
-    RowLen,
 }
 
 /// A lowered body.

@@ -49,7 +49,16 @@ fn unary_ops() -> Vec<(Op, f32, f32, f64, f64)> {
         (Relu, -5.0, 5.0, 0.0, 0.0),
         (LeakyRelu { alpha: 0.1 }, -5.0, 5.0, 0.0, 0.0),
         (ThresholdedRelu { alpha: 0.5 }, -5.0, 5.0, 0.0, 0.0),
-        (HardSigmoid { alpha: 0.2, beta: 0.5 }, -5.0, 5.0, 1e-7, 0.0),
+        (
+            HardSigmoid {
+                alpha: 0.2,
+                beta: 0.5,
+            },
+            -5.0,
+            5.0,
+            1e-7,
+            0.0,
+        ),
         (HardSwish, -5.0, 5.0, 1e-6, 1e-6),
         (Softsign, -5.0, 5.0, 0.0, 1.2e-7),
         (Exp, -80.0, 80.0, 0.0, 2.5e-7),
@@ -59,10 +68,35 @@ fn unary_ops() -> Vec<(Op, f32, f32, f64, f64)> {
         (Erf, -4.0, 4.0, 5e-7, 0.0),
         (Softplus, -20.0, 20.0, 2e-7, 2e-7),
         (Mish, -10.0, 10.0, 1e-6, 1e-6),
-        (Gelu { approximate: GeluApprox::None }, -6.0, 6.0, 1e-6, 0.0),
-        (Gelu { approximate: GeluApprox::Tanh }, -6.0, 6.0, 1e-6, 0.0),
+        (
+            Gelu {
+                approximate: GeluApprox::None,
+            },
+            -6.0,
+            6.0,
+            1e-6,
+            0.0,
+        ),
+        (
+            Gelu {
+                approximate: GeluApprox::Tanh,
+            },
+            -6.0,
+            6.0,
+            1e-6,
+            0.0,
+        ),
         (Elu { alpha: 1.5 }, -5.0, 5.0, 3e-7, 0.0),
-        (Selu { alpha: 1.67, gamma: 1.05 }, -5.0, 5.0, 4e-7, 2e-7),
+        (
+            Selu {
+                alpha: 1.67,
+                gamma: 1.05,
+            },
+            -5.0,
+            5.0,
+            4e-7,
+            2e-7,
+        ),
     ]
 }
 
@@ -80,7 +114,15 @@ fn binary_ops_match_the_interpreter() {
     use Op::*;
     for op in [Add, Sub, Mul, Div, Max, Min, PRelu] {
         for n in SIZES {
-            check_op(&op, &[f32t(&[n]), f32t(&[n])], &f32t(&[n]), -3.0, 3.0, 0.0, 0.0);
+            check_op(
+                &op,
+                &[f32t(&[n]), f32t(&[n])],
+                &f32t(&[n]),
+                -3.0,
+                3.0,
+                0.0,
+                0.0,
+            );
         }
     }
     let b = TensorType::fixed(DType::Bool, &[783]);
@@ -92,14 +134,14 @@ fn binary_ops_match_the_interpreter() {
     for op in [And, Or, Xor] {
         check_op(&op, &[b.clone(), b.clone()], &b, 0.0, 0.0, 0.0, 0.0);
     }
-    check_op(&Not, &[b.clone()], &b, 0.0, 0.0, 0.0, 0.0);
+    check_op(&Not, std::slice::from_ref(&b), &b, 0.0, 0.0, 0.0, 0.0);
     for d in [DType::I64, DType::I32] {
         let i = TensorType::fixed(d, &[17]);
         for op in [Add, Sub, Mul, Max, Min] {
             check_op(&op, &[i.clone(), i.clone()], &i, 0.0, 0.0, 0.0, 0.0);
         }
-        check_op(&Relu, &[i.clone()], &i, 0.0, 0.0, 0.0, 0.0);
-        check_op(&Neg, &[i.clone()], &i, 0.0, 0.0, 0.0, 0.0);
+        check_op(&Relu, std::slice::from_ref(&i), &i, 0.0, 0.0, 0.0, 0.0);
+        check_op(&Neg, std::slice::from_ref(&i), &i, 0.0, 0.0, 0.0, 0.0);
     }
 }
 
@@ -107,12 +149,44 @@ fn binary_ops_match_the_interpreter() {
 fn where_clip_pow_and_casts() {
     let n = 4101;
     let b = TensorType::fixed(DType::Bool, &[n]);
-    check_op(&Op::Where, &[b.clone(), f32t(&[n]), f32t(&[n])], &f32t(&[n]), -3.0, 3.0, 0.0, 0.0);
+    check_op(
+        &Op::Where,
+        &[b.clone(), f32t(&[n]), f32t(&[n])],
+        &f32t(&[n]),
+        -3.0,
+        3.0,
+        0.0,
+        0.0,
+    );
     let s = f32t(&[]);
-    check_op(&Op::Clip, &[f32t(&[n]), s.clone(), s.clone()], &f32t(&[n]), -3.0, 3.0, 0.0, 0.0);
-    check_op(&Op::Clip, &[f32t(&[n]), f32t(&[0]), s], &f32t(&[n]), -3.0, 3.0, 0.0, 0.0);
+    check_op(
+        &Op::Clip,
+        &[f32t(&[n]), s.clone(), s.clone()],
+        &f32t(&[n]),
+        -3.0,
+        3.0,
+        0.0,
+        0.0,
+    );
+    check_op(
+        &Op::Clip,
+        &[f32t(&[n]), f32t(&[0]), s],
+        &f32t(&[n]),
+        -3.0,
+        3.0,
+        0.0,
+        0.0,
+    );
     // Runtime exponent: positive bases (negative ones need integer exponents).
-    check_op(&Op::Pow, &[f32t(&[n]), f32t(&[n])], &f32t(&[n]), 0.1, 3.0, 1e-30, 1e-6);
+    check_op(
+        &Op::Pow,
+        &[f32t(&[n]), f32t(&[n])],
+        &f32t(&[n]),
+        0.1,
+        3.0,
+        1e-30,
+        1e-6,
+    );
     let casts = [
         (DType::F32, DType::I64),
         (DType::F32, DType::I32),
@@ -126,7 +200,10 @@ fn where_clip_pow_and_casts() {
     ];
     for (from, to) in casts {
         let op = Op::Cast { to, saturate: true };
-        let (a, r) = (TensorType::fixed(from, &[783]), TensorType::fixed(to, &[783]));
+        let (a, r) = (
+            TensorType::fixed(from, &[783]),
+            TensorType::fixed(to, &[783]),
+        );
         check_op(&op, &[a], &r, -300.0, 300.0, 0.0, 0.0);
     }
 }
@@ -177,12 +254,18 @@ fn specials_follow_the_interpreter() {
     let x = Tensor::from_vec(&[sp.len()], sp.to_vec()).unwrap();
     for (op, _, _, abs, rel) in unary_ops() {
         let t = f32t(&[sp.len()]);
-        let body = single_op_body(&op, &[t.clone()], &t);
+        let body = single_op_body(&op, std::slice::from_ref(&t), &t);
         let k = compile_elementwise(&body).unwrap();
         let want = reference(&body, std::slice::from_ref(&x));
         let got = run(&*k, std::slice::from_ref(&x), &want, 1);
         // Tiny (subnormal) inputs: relative error of outputs near 0 is moot.
-        assert_close(&got, &want, abs.max(1e-37), rel, &format!("{} specials", op.name()));
+        assert_close(
+            &got,
+            &want,
+            abs.max(1e-37),
+            rel,
+            &format!("{} specials", op.name()),
+        );
     }
 }
 
@@ -238,10 +321,22 @@ fn symbolic_batch_and_in_place() {
         let mut buf = xs.clone();
         let p = buf.bytes_mut().as_mut_ptr();
         let a = [
-            Arg { ptr: p, dtype: DType::F32, shape: xs.shape() },
-            Arg { ptr: ss.bytes().as_ptr() as *mut u8, dtype: DType::F32, shape: ss.shape() },
+            Arg {
+                ptr: p,
+                dtype: DType::F32,
+                shape: xs.shape(),
+            },
+            Arg {
+                ptr: ss.bytes().as_ptr() as *mut u8,
+                dtype: DType::F32,
+                shape: ss.shape(),
+            },
         ];
-        let o = [Arg { ptr: p, dtype: DType::F32, shape: xs.shape() }];
+        let o = [Arg {
+            ptr: p,
+            dtype: DType::F32,
+            shape: xs.shape(),
+        }];
         // SAFETY: live buffers; the output aliases input 0 exactly.
         unsafe { Kernel::run(&*k, &a, &o, &Ctx { threads: 1 }) }.unwrap();
         assert_close(&[buf], &want, 0.0, 0.0, &format!("in place, batch {batch}"));
@@ -251,8 +346,24 @@ fn symbolic_batch_and_in_place() {
 #[test]
 fn large_outputs_split_across_threads() {
     let n = 300_001;
-    check_op(&Op::Sigmoid, &[f32t(&[n])], &f32t(&[n]), -8.0, 8.0, 2e-7, 0.0);
-    check_op(&Op::Add, &[f32t(&[3, n]), f32t(&[n])], &f32t(&[3, n]), -8.0, 8.0, 0.0, 0.0);
+    check_op(
+        &Op::Sigmoid,
+        &[f32t(&[n])],
+        &f32t(&[n]),
+        -8.0,
+        8.0,
+        2e-7,
+        0.0,
+    );
+    check_op(
+        &Op::Add,
+        &[f32t(&[3, n]), f32t(&[n])],
+        &f32t(&[3, n]),
+        -8.0,
+        8.0,
+        0.0,
+        0.0,
+    );
 }
 
 #[test]

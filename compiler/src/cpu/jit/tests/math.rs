@@ -17,10 +17,13 @@ fn inputs(lo: f32, hi: f32, n: usize) -> Vec<f32> {
 
 fn jit(op: &Op, x: &[f32]) -> Vec<f32> {
     let t = TensorType::fixed(DType::F32, &[x.len()]);
-    let k = compile_elementwise(&single_op_body(op, &[t.clone()], &t)).unwrap();
+    let k = compile_elementwise(&single_op_body(op, std::slice::from_ref(&t), &t)).unwrap();
     let xs = Tensor::from_vec(&[x.len()], x.to_vec()).unwrap();
     let like = Tensor::zeros(DType::F32, &[x.len()]).unwrap();
-    run(&*k, &[xs], &[like], 1)[0].as_slice::<f32>().unwrap().to_vec()
+    run(&*k, &[xs], &[like], 1)[0]
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec()
 }
 
 /// Max error of `op` vs `f` over `x`: (absolute, relative where |f| ≥ floor).
@@ -66,7 +69,14 @@ fn math_sweep() {
 
 #[test]
 fn math_specials() {
-    let x = [f32::NEG_INFINITY, f32::INFINITY, f32::NAN, 100.0, -200.0, 0.0];
+    let x = [
+        f32::NEG_INFINITY,
+        f32::INFINITY,
+        f32::NAN,
+        100.0,
+        -200.0,
+        0.0,
+    ];
     let e = jit(&Op::Exp, &x);
     assert_eq!(&e[..2], &[0.0, f32::INFINITY]);
     assert!(e[2].is_nan());

@@ -3,6 +3,8 @@
 //! Shared helpers: random inputs, running a kernel on tensors (optionally
 //! in place or on pieces of the output), comparing with a tolerance.
 
+#[cfg(test)]
+mod bench;
 mod elementwise;
 mod math;
 
@@ -106,9 +108,8 @@ pub(crate) fn assert_close(got: &[Tensor], want: &[Tensor], abs: f64, rel: f64, 
         assert_eq!(g.shape(), w.shape(), "{ctx}");
         if w.dtype().is_float() {
             for (i, (a, b)) in g.to_f64s().iter().zip(w.to_f64s()).enumerate() {
-                let ok = (a.is_nan() && b.is_nan())
-                    || a == &b
-                    || (a - b).abs() <= abs + rel * b.abs();
+                let ok =
+                    (a.is_nan() && b.is_nan()) || a == &b || (a - b).abs() <= abs + rel * b.abs();
                 assert!(ok, "{ctx}: element {i}: jit {a} vs interp {b}");
             }
         } else {
