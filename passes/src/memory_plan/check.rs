@@ -88,21 +88,35 @@ pub fn check_plan(g: &Graph, plan: &MemoryPlan, bindings: &Bindings) -> Result<(
         }
     }
 
-    // Sanctioned sharing: result `r` of an elementwise node, input `a` of it
-    // whose last use is that node, same length, same offset.
+    // Sanctioned sharing: result `r` of an in-place capable node, input `a`
+    // of it whose last use is that node, same length, same offset.
     let in_place = |a: &Live, r: &Live| {
         let nd = g.node(g.order()[r.def]);
-        nd.op.is_elementwise()
+        super::writes_in_place(&nd.op)
             && nd.inputs.contains(&a.value)
             && a.last == r.def
             && a.off == r.off
             && a.len == r.len
     };
+    // Views share their operand's bytes while both live: the root of a
+    // chain of views at the same offset and length.
+    let mut root: Vec<usize> = (0..live.len()).collect();
+    for k in 0..live.len() {
+        let nd = g.node(g.order()[live[k].def]);
+        if !super::is_view(&nd.op) {
+            continue;
+        }
+        if let Some(&a) = nd.inputs.first().and_then(|a| at.get(a)) {
+            if live[a].off == live[k].off && live[a].len == live[k].len {
+                root[k] = root[a];
+            }
+        }
+    }
     for (i, x) in live.iter().enumerate() {
-        for y in &live[i + 1..] {
+        for (j, y) in live.iter().enumerate().skip(i + 1) {
             let together = x.def <= y.last && y.def <= x.last;
             let bytes = x.off < y.off + y.len && y.off < x.off + x.len;
-            if together && bytes && !in_place(x, y) && !in_place(y, x) {
+            if together && bytes && root[i] != root[j] && !in_place(x, y) && !in_place(y, x) {
                 return Err(format!(
                     "{} (steps {}..={}, bytes [{}, {})) overlaps {} (steps {}..={}, bytes [{}, {})) \
                      under {bindings:?}",

@@ -16,9 +16,12 @@
 //! Sizes are `Dim`s: `numel * dtype size` rounded up to [`ALIGN`] bytes, so
 //! every offset (a sum of sizes) is aligned for every binding.
 //!
-//! In-place: an elementwise node whose input dies at it, with the same numel
-//! and element size as the result and not a graph output, hands its buffer to
-//! the result. Such a chain shares one *slot*; slots are what get placed.
+//! In-place: an elementwise node (or fused elementwise kernel) whose input
+//! dies at it, with the same numel and element size as the result, hands
+//! its buffer to the result. Views (reshape, flatten, squeeze, unsqueeze,
+//! identity) always share their operand's buffer, and the shared slot lives
+//! until both are dead. Such chains share one *slot*; slots are what get
+//! placed.
 //!
 //! Placement is in `assign.rs` (greedy by size with best fit for static
 //! slots, an offset tree for symbolic ones). The plan is data: the graph is
@@ -100,6 +103,25 @@ pub struct MemoryReport {
     pub sum_bytes: usize,
     pub buffers: usize,
     pub in_place: usize,
+}
+
+/// Ops whose single result may take the buffer of an operand that dies at
+/// the node: their kernels read each element before writing that index.
+pub fn writes_in_place(op: &Op) -> bool {
+    op.is_elementwise() || matches!(op, Op::Fused { kind, .. } if kind == "elementwise")
+}
+
+/// Ops whose result is their first operand's bytes unchanged (a view):
+/// the result always shares the operand's buffer.
+pub fn is_view(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Reshape { .. }
+            | Op::Flatten { .. }
+            | Op::Squeeze { .. }
+            | Op::Unsqueeze { .. }
+            | Op::Identity
+    )
 }
 
 /// A value's buffer size: numel times element size, rounded up to [`ALIGN`].
@@ -194,7 +216,15 @@ fn plan(g: &Graph, partial: bool) -> Result<MemoryPlan, String> {
         let i = buffers[b].start;
         let nd = g.node(g.order()[i]);
         let mut joined = None;
-        if nd.op.is_elementwise() && nd.outputs.len() == 1 {
+        // A view (reshape and friends) shares its operand's bytes whether or
+        // not the operand dies here; the slot lives as long as either.
+        if is_view(&nd.op) {
+            if let Some(&ai) = nd.inputs.first().and_then(|a| index.get(a)) {
+                if buffers[ai].bytes == buffers[b].bytes {
+                    joined = Some((nd.inputs[0], buffers[ai].slot));
+                }
+            }
+        } else if writes_in_place(&nd.op) && nd.outputs.len() == 1 {
             for a in &nd.inputs {
                 let Some(&ai) = index.get(a) else { continue };
                 let s = buffers[ai].slot;
@@ -208,7 +238,7 @@ fn plan(g: &Graph, partial: bool) -> Result<MemoryPlan, String> {
         }
         match joined {
             Some((a, s)) => {
-                slots[s].end = buffers[b].end;
+                slots[s].end = slots[s].end.max(buffers[b].end);
                 slots[s].values.push(v);
                 buffers[b].slot = s;
                 in_place.push((a, v));
