@@ -131,11 +131,22 @@ fn check_contracts(g: &Graph) -> Result<(), String> {
                     .ok_or(format!("{n}: not a row reduction"))?;
                 let mut keep = s.clone();
                 keep[k..].fill(Dim::Known(1));
-                let classes = [s.clone(), keep, s[..k].to_vec()];
+                let classes = [s.clone(), keep.clone(), s[..k].to_vec()];
+                let made_inside = |v| {
+                    body.producer(v)
+                        .is_some_and(|p| !matches!(body.node(p).op, Op::Const { .. }))
+                };
                 for &b in &nodes {
                     let nd = body.node(b);
+                    let y = shape(b);
+                    // In-body operands are per-row values broadcast along
+                    // the row, or have the result's shape.
+                    let edges_ok = nd.inputs.iter().all(|&v| {
+                        let ps = &body.ty(v).shape;
+                        !made_inside(v) || *ps == y || (y == s && *ps == keep)
+                    });
                     let ok = if nd.op.is_elementwise() {
-                        classes.contains(&shape(b))
+                        classes.contains(&y) && edges_ok
                     } else {
                         body.ty(nd.inputs[0]).shape == s && row_axes(&nd.op, s.len()) == Some(k)
                     };
