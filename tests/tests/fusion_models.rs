@@ -100,7 +100,10 @@ fn optimize_and_plan(name: &str, g: &mut Graph) {
         Ok(p) => p,
         // A `?` size is not a function of the inputs: no plan can exist.
         Err(e) if unknown => {
-            println!("{name}: nodes {before} -> {}; no memory plan: {e}", g.order().len());
+            println!(
+                "{name}: nodes {before} -> {}; no memory plan: {e}",
+                g.order().len()
+            );
             return;
         }
         Err(e) => panic!("{name}: plan: {e}"),

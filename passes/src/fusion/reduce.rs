@@ -17,7 +17,7 @@
 //! - an elementwise member's result is S, R or R'; an operand made inside
 //!   the group has the result's shape, or is R where the result is S (a
 //!   per-row value broadcast along the row);
-//! - a seed's operand made inside the group is its input 0, of shape S.
+//! - a seed's operand made inside the group is its input 0, of shape S;
 //! - contested chains: an elementwise node that contraction fusion would
 //!   take as an epilogue (see `contraction.rs`) joins only a group whose
 //!   reduction is over the last axis alone (k = r-1: softmax, layernorm,
@@ -26,6 +26,7 @@
 //!   better home; a reduction over several axes (a conv's global average
 //!   pool over H, W) leaves bias, ReLU and residual add to the conv, whose
 //!   epilogue runs while the tile is hot.
+//!
 //! Groups without a seed are left to elementwise fusion. Every group with a
 //! seed becomes a fused node, even a lone softmax, so the backend compiles
 //! all row reductions through one kind of kernel.
