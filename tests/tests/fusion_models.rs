@@ -249,7 +249,7 @@ fn bert_norms_softmax_and_gelu_are_single_kernels() {
 
 #[test]
 fn resnet18_pipeline_time() {
-    for (name, g) in models(&["resnet18_ts"]) {
+    for (name, g) in models(&["resnet18_ts", "resnet18_dynamo"]) {
         let opts = PipelineOptions::default();
         let mut best = Duration::MAX;
         for _ in 0..5 {
