@@ -13,11 +13,14 @@ pub mod cse;
 pub mod dce;
 pub mod fold_affine;
 pub mod fold_bn;
-pub mod fuse_elementwise;
+pub mod fusion;
 pub mod memory_plan;
 pub mod pipeline;
 pub mod shape_infer;
 pub mod simplify;
+
+/// The elementwise fusion pass under its historical path.
+pub use fusion::elementwise as fuse_elementwise;
 
 use ingot_ir::Graph;
 use std::time::Duration;

@@ -10,7 +10,9 @@ use crate::cse::Cse;
 use crate::dce::Dce;
 use crate::fold_affine::FoldAffine;
 use crate::fold_bn::FoldBn;
-use crate::fuse_elementwise::FuseElementwise;
+use crate::fusion::contraction::FuseContraction;
+use crate::fusion::elementwise::FuseElementwise;
+use crate::fusion::reduce::FuseReduce;
 use crate::shape_infer::ShapeInfer;
 use crate::simplify::Simplify;
 use crate::{Pass, PassCx, PassError, PassStat};
@@ -67,8 +69,24 @@ pub fn optimize(g: &mut Graph, opts: &PipelineOptions) -> Result<PipelineReport,
     if run.report.stopped {
         return Ok(run.report);
     }
-    // Fusion last: chains of elementwise ops become one `fused` kernel each.
-    run.run(g, &FuseElementwise)?;
+    // Fusion last, once shapes and weights are final; each pass takes only
+    // unfused nodes, so the order decides who gets a contested neighbour:
+    // 1. Row reductions first. A reduction kernel must stream whole rows
+    //    anyway, so producers and consumers ride along for free, and the
+    //    shapes around it (S, per-row R) are the most constrained: the
+    //    attention scale and mask then join their softmax ("masked
+    //    softmax"), and layernorm's residual add joins the layernorm.
+    // 2. Contraction epilogues next: bias, activation and residual add are
+    //    applied while the output tile is hot (every ResNet conv).
+    // 3. Elementwise last, for the rest (GELU, SiLU, standalone chains). An
+    //    elementwise tree with several consumers (GELU's x is used twice)
+    //    cannot be an epilogue chain, so it becomes its own kernel.
+    for p in [&FuseReduce as &dyn Pass, &FuseContraction, &FuseElementwise] {
+        run.run(g, p)?;
+        if run.report.stopped {
+            return Ok(run.report);
+        }
+    }
     run.run(g, &Dce)?;
     Ok(run.report)
 }

@@ -34,7 +34,13 @@ pub const PASSES: &[(&str, MakePass)] = &[
     ("cse", || Box::new(ingot_passes::cse::Cse)),
     ("dce", || Box::new(ingot_passes::dce::Dce)),
     ("fuse-elementwise", || {
-        Box::new(ingot_passes::fuse_elementwise::FuseElementwise)
+        Box::new(ingot_passes::fusion::elementwise::FuseElementwise)
+    }),
+    ("fuse-reduce", || {
+        Box::new(ingot_passes::fusion::reduce::FuseReduce)
+    }),
+    ("fuse-contraction", || {
+        Box::new(ingot_passes::fusion::contraction::FuseContraction)
     }),
     ("simplify", || Box::new(ingot_passes::simplify::Simplify)),
     ("fold-bn", || Box::new(ingot_passes::fold_bn::FoldBn)),
