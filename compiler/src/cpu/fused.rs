@@ -116,3 +116,68 @@ pub fn contraction_with_epilogue(
     ins.extend(extras);
     Ok((kernel, ins))
 }
+
+/// A fused body the JIT does not take, run as its own small program of
+/// native kernels (each body node lowered like a top-level node) on one
+/// thread. Operands are copied in and results copied out, which is cheap
+/// next to the interpreter this replaces.
+pub struct BodyKernel {
+    model: ingot_runtime::Model,
+    what: String,
+}
+
+impl BodyKernel {
+    pub fn new(body: &Graph, kind: &str) -> Result<BodyKernel, String> {
+        let plan = ingot_passes::memory_plan::plan_memory_partial(body);
+        let (program, stats) = super::lower::lower(body, &plan, true)?;
+        if stats.native < stats.steps {
+            return Err(format!(
+                "{} of the {} body steps have no native kernel",
+                stats.steps - stats.native,
+                stats.steps
+            ));
+        }
+        Ok(BodyKernel {
+            model: ingot_runtime::Model::new(program, 1)?,
+            what: format!("{kind} body as {} native steps", stats.steps),
+        })
+    }
+}
+
+impl Kernel for BodyKernel {
+    fn describe(&self) -> String {
+        self.what.clone()
+    }
+
+    unsafe fn run(
+        &self,
+        ins: &[ingot_runtime::Arg],
+        outs: &[ingot_runtime::Arg],
+        _cx: &ingot_runtime::Ctx,
+    ) -> Result<(), ingot_runtime::KernelError> {
+        let inputs = ins
+            .iter()
+            .map(|a| {
+                // SAFETY: the executor hands live buffers of their shape.
+                let bytes = unsafe { std::slice::from_raw_parts(a.ptr as *const u8, a.bytes()) };
+                Tensor::from_bytes(a.dtype, a.shape, bytes).map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = self.model.run(&inputs).map_err(|e| e.to_string())?;
+        for (o, t) in outs.iter().zip(&results) {
+            if t.shape() != o.shape || t.dtype() != o.dtype {
+                return Err(format!(
+                    "body result {}{:?} does not match the planned {}{:?}",
+                    t.dtype(),
+                    t.shape(),
+                    o.dtype,
+                    o.shape
+                )
+                .into());
+            }
+            // SAFETY: `o` is a live, exclusive buffer of exactly these bytes.
+            unsafe { std::ptr::copy_nonoverlapping(t.bytes().as_ptr(), o.ptr, o.bytes()) };
+        }
+        Ok(())
+    }
+}
