@@ -8,6 +8,8 @@
 
 use super::{const_dims, InferInput};
 use crate::dim::Dim;
+use crate::dtype::DType;
+use crate::tensor::Tensor;
 use crate::graph::{Graph, Value};
 use crate::op::{Op, OpGroup};
 use std::collections::HashMap;
@@ -35,11 +37,13 @@ fn known_dims_at(g: &Graph, v: Value, depth: usize, memo: &mut Memo) -> Option<V
 
 fn compute(g: &Graph, v: Value, depth: usize, memo: &mut Memo) -> Option<Vec<Dim>> {
     let ty = g.ty(v);
-    if depth > MAX_DEPTH || ty.rank() > 1 || !ty.dtype.is_int() {
+    // Booleans (0/1) take part: exporters spell "use the input dim where
+    // the target says -1" as Where(Equal(shape, -1), ..).
+    if depth > MAX_DEPTH || ty.rank() > 1 || !(ty.dtype.is_int() || ty.dtype == DType::Bool) {
         return None;
     }
     if let Some(t) = g.const_value(v) {
-        return const_dims(t);
+        return const_or_bool_dims(t);
     }
     let nd = g.node(g.producer(v)?);
     if nd.outputs.len() != 1 {
@@ -63,6 +67,14 @@ fn compute(g: &Graph, v: Value, depth: usize, memo: &mut Memo) -> Option<Vec<Dim
     eval_dims(&nd.op, &ins)
 }
 
+/// A constant's elements as dims; booleans as 0/1.
+fn const_or_bool_dims(t: &Tensor) -> Option<Vec<Dim>> {
+    if t.dtype() == DType::Bool && t.rank() <= 1 {
+        return Some(t.to_bools().into_iter().map(|b| Dim::Known(b as i64)).collect());
+    }
+    const_dims(t)
+}
+
 /// The value of a small integer result computed from known operand values.
 pub fn eval_dims(op: &Op, ins: &[InferInput]) -> Option<Vec<Dim>> {
     if op.group() == OpGroup::Movement {
@@ -79,7 +91,33 @@ pub fn eval_dims(op: &Op, ins: &[InferInput]) -> Option<Vec<Dim>> {
         Some((0..n).map(|i| f(&pick(a, i), &pick(b, i))).collect())
     };
     match op {
-        Op::Const { value } => const_dims(value),
+        Op::Const { value } => const_or_bool_dims(value),
+        // Sizes are never negative, so a symbolic size differs from any
+        // negative constant (the `-1` of reshape targets).
+        Op::Equal => zip(&|a, b| match (a, b) {
+            (Dim::Known(x), Dim::Known(y)) => Dim::Known((x == y) as i64),
+            (Dim::Sym(_), Dim::Known(k)) | (Dim::Known(k), Dim::Sym(_)) if *k < 0 => Dim::Known(0),
+            (x, y) if x == y && !matches!(x, Dim::Unknown) => Dim::Known(1),
+            _ => Dim::Unknown,
+        }),
+        Op::Where => {
+            let (c, a, b) = (d(0)?, d(1)?, d(2)?);
+            let n = c.len().max(a.len()).max(b.len());
+            let ok = |v: &[Dim]| v.len() == n || v.len() == 1;
+            if !(ok(c) && ok(a) && ok(b)) {
+                return None;
+            }
+            let pick = |v: &[Dim], i: usize| v[if v.len() == 1 { 0 } else { i }].clone();
+            Some(
+                (0..n)
+                    .map(|i| match pick(c, i) {
+                        Dim::Known(0) => pick(b, i),
+                        Dim::Known(_) => pick(a, i),
+                        _ => Dim::Unknown,
+                    })
+                    .collect(),
+            )
+        }
         Op::Cast { to, .. } if to.is_int() => d(0).map(<[Dim]>::to_vec),
         Op::Add => zip(&|a, b| a.add(b)),
         Op::Sub => zip(&|a, b| a.sub(b)),
