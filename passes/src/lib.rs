@@ -16,6 +16,7 @@ pub mod fold_bn;
 pub mod fusion;
 pub mod memory_plan;
 pub mod pipeline;
+pub mod shape_consts;
 pub mod shape_infer;
 pub mod simplify;
 

@@ -13,6 +13,7 @@ use crate::fold_bn::FoldBn;
 use crate::fusion::contraction::FuseContraction;
 use crate::fusion::elementwise::FuseElementwise;
 use crate::fusion::reduce::FuseReduce;
+use crate::shape_consts::ShapeConsts;
 use crate::shape_infer::ShapeInfer;
 use crate::simplify::Simplify;
 use crate::{Pass, PassCx, PassError, PassStat};
@@ -59,7 +60,10 @@ pub fn optimize(g: &mut Graph, opts: &PipelineOptions) -> Result<PipelineReport,
     }
     // Cleanup: algebraic rules, fold constants, merge duplicates, drop what
     // nothing uses, until nothing changes.
-    run.fixed_point(g, &[&Simplify, &ConstFold::default(), &Cse, &Dce])?;
+    run.fixed_point(
+        g,
+        &[&Simplify, &ShapeConsts, &ConstFold::default(), &Cse, &Dce],
+    )?;
     if run.report.stopped {
         return Ok(run.report);
     }

@@ -9,9 +9,9 @@
 use super::{const_dims, InferInput};
 use crate::dim::Dim;
 use crate::dtype::DType;
-use crate::tensor::Tensor;
 use crate::graph::{Graph, Value};
 use crate::op::{Op, OpGroup};
+use crate::tensor::Tensor;
 use std::collections::HashMap;
 
 /// How deep [`known_dims`] follows producers; shape subgraphs are shallow.
@@ -70,7 +70,12 @@ fn compute(g: &Graph, v: Value, depth: usize, memo: &mut Memo) -> Option<Vec<Dim
 /// A constant's elements as dims; booleans as 0/1.
 fn const_or_bool_dims(t: &Tensor) -> Option<Vec<Dim>> {
     if t.dtype() == DType::Bool && t.rank() <= 1 {
-        return Some(t.to_bools().into_iter().map(|b| Dim::Known(b as i64)).collect());
+        return Some(
+            t.to_bools()
+                .into_iter()
+                .map(|b| Dim::Known(b as i64))
+                .collect(),
+        );
     }
     const_dims(t)
 }

@@ -43,6 +43,9 @@ pub const PASSES: &[(&str, MakePass)] = &[
         Box::new(ingot_passes::fusion::contraction::FuseContraction)
     }),
     ("simplify", || Box::new(ingot_passes::simplify::Simplify)),
+    ("shape-consts", || {
+        Box::new(ingot_passes::shape_consts::ShapeConsts)
+    }),
     ("fold-bn", || Box::new(ingot_passes::fold_bn::FoldBn)),
     ("fold-affine", || {
         Box::new(ingot_passes::fold_affine::FoldAffine)
