@@ -12,7 +12,9 @@
 //! - reshape with `allowzero`: as above without the `0` spelling;
 //! - expand: a known result dim is itself; a symbolic one equal to the
 //!   input's (right-aligned) dim is `1` (broadcast keeps the input dim).
-//! When the result type cannot be spelled (two dims needing `-1`, a `?`
+//! A reshape whose operand is itself a reshape (flatten, squeeze,
+//! unsqueeze) may read that one's operand instead, when its dims are the
+//! ones to copy. When the result type cannot be spelled (two dims needing `-1`, a `?`
 //! dim, an expand dim the input does not have), the node is left alone.
 //!
 //! Assumes types from shape inference (the result type is what the
@@ -21,7 +23,7 @@
 //! never rewritten).
 
 use crate::{Changed, Pass, PassCx, PassError};
-use ingot_ir::{Dim, Graph, Node, Op, Tensor};
+use ingot_ir::{Dim, Graph, Node, Op, Tensor, Value};
 
 pub struct ShapeConsts;
 
@@ -36,14 +38,36 @@ impl Pass for ShapeConsts {
 }
 
 /// The constant target for node `n`, if it has a computed one that the
-/// result type determines.
-fn target(g: &Graph, n: Node) -> Option<Vec<i64>> {
+/// result type determines, and the data operand to reshape: a reshape of
+/// a reshape may read the first one's operand instead (same elements in
+/// the same order), whose dims may be the ones the result copies.
+fn target(g: &Graph, n: Node) -> Option<(Vec<i64>, Value)> {
     let nd = g.node(n);
     let shape_operand = *nd.inputs.get(1)?;
     if g.const_value(shape_operand).is_some() {
         return None;
     }
-    let x = &g.ty(nd.inputs[0]).shape;
+    let mut src = nd.inputs[0];
+    loop {
+        if let Some(t) = target_for(g, n, src) {
+            return Some((t, src));
+        }
+        if !matches!(nd.op, Op::Reshape { .. }) {
+            return None;
+        }
+        let p = g.node(g.producer(src)?);
+        match p.op {
+            Op::Reshape { .. } | Op::Flatten { .. } | Op::Squeeze { .. } | Op::Unsqueeze { .. } => {
+                src = p.inputs[0];
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn target_for(g: &Graph, n: Node, data: Value) -> Option<Vec<i64>> {
+    let nd = g.node(n);
+    let x = &g.ty(data).shape;
     let out = &g.ty(nd.outputs[0]).shape;
     if out.iter().any(|d| matches!(d, Dim::Unknown)) {
         return None;
@@ -83,7 +107,9 @@ fn target(g: &Graph, n: Node) -> Option<Vec<i64>> {
 pub fn shape_consts(g: &mut Graph) -> usize {
     let mut done = 0;
     for n in g.order().to_vec() {
-        let Some(dims) = target(g, n) else { continue };
+        let Some((dims, data)) = target(g, n) else {
+            continue;
+        };
         let Ok(t) = Tensor::from_vec(&[dims.len()], dims) else {
             continue;
         };
@@ -93,6 +119,7 @@ pub fn shape_consts(g: &mut Graph) -> usize {
         let cn = order.pop().expect("the constant was just appended");
         order.insert(0, cn);
         g.set_order(order);
+        g.node_mut(n).inputs[0] = data;
         g.node_mut(n).inputs[1] = c;
         done += 1;
     }
