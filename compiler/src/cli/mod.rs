@@ -23,7 +23,7 @@ use std::process::ExitCode;
 #[command(
     name = "ingot",
     version,
-    about = "Ingot: a static-graph ML compiler. Today: tools for its IR (text format, verifier, reference interpreter).",
+    about = "Ingot: a static-graph ML compiler: ONNX or text IR in, optimized native CPU code out.",
     after_help = "Examples:\n  ingot run examples/mlp.ir --dim batch=2\n  ingot print examples/mlp.ir\n  ingot verify examples/mlp.ir\n  ingot optimize examples/mlp.ir --stats"
 )]
 struct Cli {
@@ -33,8 +33,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run a graph on seeded random inputs with the reference interpreter and
-    /// print each output (type, shape, min/max/mean, first values).
+    /// Compile a graph (text IR or ONNX) for the CPU and run it on seeded
+    /// random inputs (or interpret it with --backend interp); print each
+    /// output (type, shape, min/max/mean, first values).
     #[command(
         after_help = "Example:\n  ingot run examples/mlp.ir --dim batch=2 --seed 7\n\n\
         Inputs are random: floats in [-1, 1), integers in [0, 10), booleans fair."
@@ -52,6 +53,13 @@ enum Cmd {
         /// How many leading values of each output to print.
         #[arg(long, default_value_t = 8)]
         show: usize,
+        /// `cpu`: compile (passes, memory plan, native code) and run;
+        /// `interp`: the reference interpreter on the graph as written.
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "interp"])]
+        backend: String,
+        /// Worker threads for the CPU backend (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
     },
     /// Parse a graph and print it back in the canonical text format.
     #[command(after_help = "Example:\n  ingot print examples/mlp.ir --inline-all")]
@@ -66,7 +74,7 @@ enum Cmd {
     /// Run the optimization pipeline on a text-IR file or an ONNX model and
     /// print the optimized graph (dumps and statistics go to stderr).
     #[command(
-        after_help = "Examples:\n  ingot optimize examples/mlp.ir --stats\n          ingot optimize model.onnx --dump-after cse --stop-after 3\n\n        To find a bad rewrite: raise --stop-after until the output goes wrong, then\n        --dump-before/--dump-after that pass. Pass names: shape-infer, simplify,\n        const-fold, cse, dce, fold-bn, fold-affine."
+        after_help = "Examples:\n  ingot optimize examples/mlp.ir --stats\n          ingot optimize model.onnx --dump-after cse --stop-after 3\n\n        To find a bad rewrite: raise --stop-after until the output goes wrong, then\n        --dump-before/--dump-after that pass. Pass names: shape-infer, simplify,\n        shape-consts, const-fold, cse, dce, fold-bn, fold-affine, fuse-reduce,\n        fuse-contraction, fuse-elementwise."
     )]
     Optimize {
         /// A text-format IR file or an `.onnx` model.
@@ -197,7 +205,9 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             dims,
             seed,
             show,
-        } => run(&file, &dims, seed, show),
+            backend,
+            threads,
+        } => run(&file, &dims, seed, show, &backend, threads),
         Cmd::Print { file, inline_all } => {
             let g = load(&file)?;
             print!("{}", with_newline(irapi::print(&g, inline_all)));
@@ -280,8 +290,15 @@ fn verified(path: &Path, g: &Graph) -> Result<(), CliError> {
     })
 }
 
-fn run(path: &Path, dims: &[(String, i64)], seed: u64, show: usize) -> Result<(), CliError> {
-    let g = load(path)?;
+fn run(
+    path: &Path,
+    dims: &[(String, i64)],
+    seed: u64,
+    show: usize,
+    backend: &str,
+    threads: usize,
+) -> Result<(), CliError> {
+    let g = optimize::load_model(path)?;
     verified(path, &g)?;
     let env = inputs::bind_dims(&g, dims)?;
     let ins = inputs::make_inputs(&g, &env, seed)?;
@@ -289,12 +306,50 @@ fn run(path: &Path, dims: &[(String, i64)], seed: u64, show: usize) -> Result<()
         let label = format!("input {i}{}", value_label(&g, v));
         print!("{}", report::describe(&label, g.ty(v), t, show));
     }
-    let outs = irapi::run(&g, &ins).map_err(|e| interp_error(path, e))?;
+    let outs = if backend == "interp" {
+        irapi::run(&g, &ins).map_err(|e| interp_error(path, e))?
+    } else {
+        run_cpu(path, &g, &ins, threads)?
+    };
     for (i, (&v, t)) in g.outputs().iter().zip(&outs).enumerate() {
         let label = format!("output {i}{}", value_label(&g, v));
         print!("{}", report::describe(&label, g.ty(v), t, show));
     }
     Ok(())
+}
+
+/// Compile for the CPU and run once; the compile summary goes to stderr.
+fn run_cpu(
+    path: &Path,
+    g: &Graph,
+    ins: &[ingot_ir::Tensor],
+    threads: usize,
+) -> Result<Vec<ingot_ir::Tensor>, CliError> {
+    let opts = ingot_compiler::cpu::CompileOptions {
+        threads,
+        ..Default::default()
+    };
+    let t0 = std::time::Instant::now();
+    let model = ingot_compiler::cpu::compile(g, &opts).map_err(|e| {
+        CliError::user(
+            format!("{}: {e}", path.display()),
+            "`ingot optimize --stats` shows where the pipeline stops; `--backend interp` runs the graph unoptimized",
+        )
+    })?;
+    let st = &model.report().lower_stats;
+    eprintln!(
+        "compiled in {:.1} ms: {} steps, {} native, {} on the interpreter",
+        t0.elapsed().as_secs_f64() * 1e3,
+        st.steps,
+        st.native,
+        st.steps - st.native
+    );
+    model.run(ins).map_err(|e| {
+        CliError::user(
+            format!("{}: {e}", path.display()),
+            "the model failed on these inputs; try other --dim values or --seed, or `--backend interp`",
+        )
+    })
 }
 
 /// ` %name` for a named value; nothing for an anonymous one, whose number
