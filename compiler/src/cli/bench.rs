@@ -63,7 +63,11 @@ pub fn run(r: Request) -> Result<(), CliError> {
         if st.fallback.is_empty() {
             String::new()
         } else {
-            let list: Vec<String> = st.fallback.iter().map(|(o, n)| format!("{o} x{n}")).collect();
+            let list: Vec<String> = st
+                .fallback
+                .iter()
+                .map(|(o, n)| format!("{o} x{n}"))
+                .collect();
             format!(" — interpreter: {}", list.join(", "))
         }
     );

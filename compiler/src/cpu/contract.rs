@@ -47,12 +47,11 @@ pub fn contraction_kernel(
                 .map(|k| Box::new(k) as Box<dyn Kernel>)
                 .map_err(|e| e.0),
         },
-        Op::MaxPool { .. }
-        | Op::AveragePool { .. }
-        | Op::GlobalAveragePool
-        | Op::GlobalMaxPool => PoolKernel::new(op, &in_types[0], n_outputs > 1)
-            .map(|k| Box::new(k) as Box<dyn Kernel>)
-            .map_err(|e| e.0),
+        Op::MaxPool { .. } | Op::AveragePool { .. } | Op::GlobalAveragePool | Op::GlobalMaxPool => {
+            PoolKernel::new(op, &in_types[0], n_outputs > 1)
+                .map(|k| Box::new(k) as Box<dyn Kernel>)
+                .map_err(|e| e.0)
+        }
         _ => return None,
     };
     Some(r)
