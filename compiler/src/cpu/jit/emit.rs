@@ -310,7 +310,14 @@ impl Emitter<'_, '_> {
         self.sel(w, gt, one, y)
     }
 
-    fn binary(&mut self, w: W, o: Bin, xt: Ty, x: Value, y: Value) -> Result<Value, JitError> {
+    pub(crate) fn binary(
+        &mut self,
+        w: W,
+        o: Bin,
+        xt: Ty,
+        x: Value,
+        y: Value,
+    ) -> Result<Value, JitError> {
         let int = matches!(xt, Ty::I32 | Ty::I64);
         if int && w == W::V {
             return Err(bad("integer lanes"));

@@ -19,8 +19,12 @@ mod ew;
 mod ew_gen;
 mod math;
 mod prog;
+mod reduce;
+mod reduce_gen;
+mod reduce_lower;
 
 pub use ew::{ElementwiseKernel, PAR_MIN};
+pub use reduce::ReduceKernel;
 
 use ingot_ir::{Graph, Op, TensorType};
 use std::sync::Arc;
@@ -39,6 +43,14 @@ pub enum JitError {
 pub fn compile_elementwise(body: &Graph) -> Result<Arc<ElementwiseKernel>, JitError> {
     let prog = prog::lower_elementwise(body)?;
     Ok(Arc::new(ElementwiseKernel::new(body, prog)?))
+}
+
+/// Compile a `fused {kind="reduce"}` body (row reductions over the trailing
+/// axes of one row space with elementwise producers and consumers; see
+/// `reduce_lower.rs` for the contract). f32 (and bool) values only.
+pub fn compile_reduce(body: &Graph) -> Result<Arc<ReduceKernel>, JitError> {
+    let rp = reduce_lower::lower_reduce(body)?;
+    Ok(Arc::new(ReduceKernel::new(body, rp)?))
 }
 
 /// A one-node body applying `op` to inputs of types `ins`, with one result

@@ -117,6 +117,15 @@ pub(crate) enum Bin {
     Xor,
 }
 
+/// A row reduction's combining operation (reduce bodies only).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Red {
+    Sum,
+    /// NaN-propagating (`reduce_max`'s semantics).
+    Max,
+    Min,
+}
+
 /// One instruction; its result type sits beside it in [`Prog::nodes`].
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum E {
@@ -131,6 +140,10 @@ pub(crate) enum E {
     Select(Reg, Reg, Reg),
     /// Conversion to the node's type (Cast's semantics).
     Cast(Reg),
+    /// Reduce bodies: the reduction of `reg` over the current row (f32).
+    Reduce(Red, Reg),
+    /// Reduce bodies: the row length as an f32.
+    RowLen,
 }
 
 /// A lowered body.

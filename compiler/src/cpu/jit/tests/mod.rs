@@ -7,6 +7,7 @@
 mod bench;
 mod elementwise;
 mod math;
+mod reduce;
 
 use ingot_ir::{interp, DType, Graph, Tensor};
 use ingot_runtime::{Arg, Ctx, Kernel, RangeKernel};
