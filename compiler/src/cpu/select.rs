@@ -11,7 +11,7 @@
 
 use super::contract::contraction_kernel;
 use super::fused::{contraction_with_epilogue, BodyKernel};
-use super::jit::{compile_elementwise, single_op_body};
+use super::jit::{compile_elementwise, compile_reduce, single_op_body};
 use ingot_ir::{Graph, Node, Op, Tensor, TensorType, Value};
 use ingot_runtime::kernels::movement::movement_kernel;
 use ingot_runtime::Kernel;
@@ -48,6 +48,15 @@ pub fn select(g: &Graph, n: Node, users: &HashMap<Value, Vec<Node>>) -> Selected
         Op::Fused { kind, body } if kind == "contraction" => {
             return match contraction_with_epilogue(g, body, &nd.inputs) {
                 Ok((k, ins)) => Selected::Kernel(Arc::from(k), Some(ins)),
+                Err(e) => Selected::Rejected(e),
+            };
+        }
+        Op::Fused { kind, body } if kind == "reduce" => {
+            if let Ok(k) = compile_reduce(body) {
+                return Selected::Kernel(k, None);
+            }
+            return match BodyKernel::new(body, kind) {
+                Ok(k) => Selected::Kernel(Arc::new(k), None),
                 Err(e) => Selected::Rejected(e),
             };
         }
