@@ -39,6 +39,9 @@ import tensors  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ["mlp", "resnet18", "mobilenetv2", "bert", "vit"]
+# Flag outputs further apart than this, relative to the output's largest
+# magnitude: far above f32 reassociation and polynomial-approximation error.
+MISMATCH_REL = 1e-3
 
 
 class IngotError(Exception):
@@ -286,6 +289,8 @@ HEADER = " ".join(format(h, ">" + f.lstrip("<>").split(".")[0]) if not f.startsw
 def row(r: dict) -> str:
     chk = r.get("check", {})
     diff = chk["error"] if "error" in chk else fmt(chk.get("max_abs"), ".1e")
+    if chk.get("max_rel", 0.0) > MISMATCH_REL:
+        diff += " MISMATCH"
     return " ".join(fmt(r.get(k), f) for _, k, f in COLUMNS) + "  " + diff
 
 

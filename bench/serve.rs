@@ -50,7 +50,10 @@ pub fn main(model: &Path, threads: usize) -> Result<(), CliError> {
     let fail = |out: &mut dyn Write, msg: String| {
         let _ = writeln!(out, "{{\"error\":{}}}", json_str(&msg));
         let _ = out.flush();
-        CliError::user(msg, "see bench/PROTOCOL.md; `ingot optimize MODEL` shows the graph")
+        CliError::user(
+            msg,
+            "see bench/PROTOCOL.md; `ingot optimize MODEL` shows the graph",
+        )
     };
     if threads == 0 {
         return Err(fail(&mut out, "--threads must be at least 1".into()));
@@ -61,7 +64,11 @@ pub fn main(model: &Path, threads: usize) -> Result<(), CliError> {
     let import_ms = ms(t0);
     let run = compile(&g, threads).map_err(|e| fail(&mut out, format!("compile: {e}")))?;
     let compile_ms = ms(t0);
-    let types: Vec<String> = g.inputs().iter().map(|&v| json_str(&g.ty(v).to_string())).collect();
+    let types: Vec<String> = g
+        .inputs()
+        .iter()
+        .map(|&v| json_str(&g.ty(v).to_string()))
+        .collect();
     let hello = format!(
         "{{\"compile_ms\":{compile_ms:.3},\"import_ms\":{import_ms:.3},\"threads\":{threads},\"inputs\":[{}]}}",
         types.join(",")
@@ -96,7 +103,12 @@ pub struct Server<'g> {
 
 impl<'g> Server<'g> {
     pub fn new(g: &'g Graph, run: RunFn) -> Server<'g> {
-        Server { g, run, inputs: None, done: false }
+        Server {
+            g,
+            run,
+            inputs: None,
+            done: false,
+        }
     }
 
     /// Answer one command line; `None` for a blank line (no answer).
@@ -115,7 +127,9 @@ impl<'g> Server<'g> {
                 self.done = true;
                 Ok("{\"ok\":true}".into())
             }
-            _ => Err(format!("unknown command `{cmd}`; commands: load PATH, run ITERS, out PATH, quit")),
+            _ => Err(format!(
+                "unknown command `{cmd}`; commands: load PATH, run ITERS, out PATH, quit"
+            )),
         };
         Some(r.unwrap_or_else(|e| format!("{{\"error\":{}}}", json_str(&e))))
     }
@@ -125,13 +139,18 @@ impl<'g> Server<'g> {
         let named = read_bundle(&bytes).map_err(|e| format!("load {path}: {e}"))?;
         let want = self.g.inputs();
         if named.len() != want.len() {
-            return Err(format!("load {path}: {} tensors for a model with {} inputs", named.len(), want.len()));
+            return Err(format!(
+                "load {path}: {} tensors for a model with {} inputs",
+                named.len(),
+                want.len()
+            ));
         }
         for (i, ((name, t), &v)) in named.iter().zip(want).enumerate() {
             let ty = self.g.ty(v);
             let dims_ok = ty.shape.len() == t.rank()
                 && ty.shape.iter().zip(t.shape()).all(|(d, &n)| {
-                    d.eval(&|_| None).is_none_or(|k| usize::try_from(k) == Ok(n))
+                    d.eval(&|_| None)
+                        .is_none_or(|k| usize::try_from(k) == Ok(n))
                 });
             if ty.dtype != t.dtype() || !dims_ok {
                 return Err(format!(
@@ -152,7 +171,9 @@ impl<'g> Server<'g> {
     }
 
     fn loaded(&self) -> Result<&[Tensor], String> {
-        self.inputs.as_deref().ok_or_else(|| "no inputs: send `load PATH` first".to_string())
+        self.inputs
+            .as_deref()
+            .ok_or_else(|| "no inputs: send `load PATH` first".to_string())
     }
 
     fn run(&self, arg: &str) -> Result<String, String> {
@@ -233,8 +254,14 @@ pub fn read_bundle(bytes: &[u8]) -> Result<Vec<(String, Tensor)>, String> {
             .iter()
             .try_fold(dtype.size(), |a, &d| a.checked_mul(d))
             .filter(|&n| n <= bytes.len() - pos)
-            .ok_or_else(|| format!("tensor `{name}` {}{shape:?}: the file is too short for its data", dtype.name()))?;
-        let t = Tensor::from_bytes(dtype, &shape, &bytes[pos..pos + len]).map_err(|e| format!("tensor `{name}`: {e}"))?;
+            .ok_or_else(|| {
+                format!(
+                    "tensor `{name}` {}{shape:?}: the file is too short for its data",
+                    dtype.name()
+                )
+            })?;
+        let t = Tensor::from_bytes(dtype, &shape, &bytes[pos..pos + len])
+            .map_err(|e| format!("tensor `{name}`: {e}"))?;
         pos += len;
         out.push((name, t));
     }
@@ -327,8 +354,14 @@ mod tests {
             ([ok.as_slice(), &[0]].concat(), "after the last tensor"),
             (b"ingot-tensors v2 1\n".to_vec(), "not a tensor bundle"),
             (b"ingot-tensors v1 1000000000000\n".to_vec(), "ends early"),
-            (b"ingot-tensors v1 1\nx f33 1 1\n\0\0\0\0".to_vec(), "unknown dtype"),
-            (b"ingot-tensors v1 1\nx f32 2 1\n\0\0\0\0".to_vec(), "is not `NAME"),
+            (
+                b"ingot-tensors v1 1\nx f33 1 1\n\0\0\0\0".to_vec(),
+                "unknown dtype",
+            ),
+            (
+                b"ingot-tensors v1 1\nx f32 2 1\n\0\0\0\0".to_vec(),
+                "is not `NAME",
+            ),
             (b"ingot-tensors v1 1\nx f32\n".to_vec(), "is not `NAME"),
             (b"ingot-tensors v1 1\nx f32 1 -1\n".to_vec(), "is not `NAME"),
             (
@@ -375,17 +408,29 @@ mod tests {
         std::fs::write(&bad, write_bundle(&[("x".into(), &y)])).unwrap();
         assert!(err(s.command(&format!("load {bad}"))), "wrong shape");
         assert!(err(s.command("load /nonexistent/in.tensors")));
-        assert_eq!(s.command(&format!("load {good}")).unwrap(), "{\"ok\":true,\"inputs\":1}");
+        assert_eq!(
+            s.command(&format!("load {good}")).unwrap(),
+            "{\"ok\":true,\"inputs\":1}"
+        );
         for arg in ["0", "x", "-1", ""] {
             assert!(err(s.command(&format!("run {arg}"))), "run {arg}");
         }
         let r = s.command("run 3").unwrap();
-        let list = r.strip_prefix("{\"times_ms\":[").and_then(|r| r.strip_suffix("]}"));
-        let times: Vec<f64> = list.unwrap().split(',').map(|t| t.parse().unwrap()).collect();
+        let list = r
+            .strip_prefix("{\"times_ms\":[")
+            .and_then(|r| r.strip_suffix("]}"));
+        let times: Vec<f64> = list
+            .unwrap()
+            .split(',')
+            .map(|t| t.parse().unwrap())
+            .collect();
         assert_eq!(times.len(), 3);
         assert!(times.iter().all(|&t| t >= 0.0));
         let o = temp("out");
-        assert_eq!(s.command(&format!("out {o}")).unwrap(), "{\"ok\":true,\"outputs\":1}");
+        assert_eq!(
+            s.command(&format!("out {o}")).unwrap(),
+            "{\"ok\":true,\"outputs\":1}"
+        );
         let back = read_bundle(&std::fs::read(&o).unwrap()).unwrap();
         assert_eq!(back[0].1, t_f32(&[2], &[3.0, -6.0]));
         assert!(!s.done);
