@@ -83,6 +83,9 @@ pub struct MemoryPlan {
     pub slots: Vec<Slot>,
     /// (input, result) pairs where the result reuses the input's buffer.
     pub in_place: Vec<(Value, Value)>,
+    /// Values left out of the arena because their size is data dependent
+    /// (only with [`plan_memory_partial`]): the executor holds them on the heap.
+    pub dynamic: Vec<Value>,
 }
 
 /// Sizes for one binding, for reports.
@@ -129,7 +132,18 @@ pub(crate) fn eval(
 /// Plan the arena for `g`'s schedule. Fails when an intermediate's size is
 /// not a function of the input dims (`?` dims).
 pub fn plan_memory(g: &Graph) -> Result<MemoryPlan, String> {
+    plan(g, false)
+}
+
+/// Plan the arena for every value whose size is a function of the input
+/// dims; the others are listed in [`MemoryPlan::dynamic`].
+pub fn plan_memory_partial(g: &Graph) -> MemoryPlan {
+    plan(g, true).expect("partial planning leaves unsized values out instead of failing")
+}
+
+fn plan(g: &Graph, partial: bool) -> Result<MemoryPlan, String> {
     let steps = g.order().len();
+    let mut dynamic = vec![];
     let mut buffers: Vec<Buffer> = vec![];
     let mut index: HashMap<Value, usize> = HashMap::new();
     for (i, &n) in g.order().iter().enumerate() {
@@ -144,6 +158,10 @@ pub fn plan_memory(g: &Graph) -> Result<MemoryPlan, String> {
         }
         for &v in &nd.outputs {
             let ty = g.ty(v);
+            if partial && aligned_bytes(ty).is_none() {
+                dynamic.push(v);
+                continue;
+            }
             let bytes = aligned_bytes(ty).ok_or_else(|| {
                 format!(
                     "memory planning: {v} (result of `{}`) has type {ty:?}, whose size is not a \
@@ -213,6 +231,7 @@ pub fn plan_memory(g: &Graph) -> Result<MemoryPlan, String> {
         buffers,
         slots,
         in_place,
+        dynamic,
     })
 }
 

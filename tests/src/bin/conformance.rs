@@ -1,6 +1,6 @@
 //! ONNX node-test conformance runner.
 //!
-//! `conformance <suite-dir> [--backend interp] [--json report.json]
+//! `conformance <suite-dir> [--backend interp|cpu] [--json report.json]
 //! [--filter substr] [--timeout secs] [--max-elems n] [--floor file]`
 //!
 //! Runs every case folder under `<suite-dir>` (`model.onnx` plus
@@ -103,11 +103,8 @@ fn parse_args() -> Result<Options, String> {
         }
     }
     o.suite = suite.ok_or("missing <suite-dir>")?;
-    if o.backend != "interp" {
-        return Err(format!(
-            "backend `{}` is not available yet (only `interp`)",
-            o.backend
-        ));
+    if o.backend != "interp" && o.backend != "cpu" {
+        return Err(format!("unknown backend `{}` (interp or cpu)", o.backend));
     }
     Ok(o)
 }
@@ -255,7 +252,7 @@ fn freezable(model: &proto::ModelProto) -> Vec<(usize, String)> {
 
 /// Import, run every data set, compare. The second result names the graph
 /// inputs that had to be frozen to their test values.
-fn run_case(dir: &Path, max_elems: usize) -> (Status, Vec<String>) {
+fn run_case(dir: &Path, max_elems: usize, backend: &str) -> (Status, Vec<String>) {
     let model_path = dir.join("model.onnx");
     let first = onnx::import_onnx(&model_path);
     let retry = match &first {
@@ -351,7 +348,7 @@ fn run_case(dir: &Path, max_elems: usize) -> (Status, Vec<String>) {
                 graph.inputs().len()
             ));
         }
-        let outs = match ingot_ir::interp::run(&graph, &inputs) {
+        let outs = match run_on(backend, &graph, &inputs) {
             Ok(o) => o,
             Err(e) => return fail(format!("run: {e}")),
         };
@@ -371,6 +368,26 @@ fn run_case(dir: &Path, max_elems: usize) -> (Status, Vec<String>) {
     (Status::Pass, if first.is_ok() { vec![] } else { frozen })
 }
 
+/// Run `graph` on the chosen backend: the reference interpreter, or the
+/// CPU backend (full pipeline, one thread).
+fn run_on(
+    backend: &str,
+    graph: &ingot_ir::Graph,
+    inputs: &[Tensor],
+) -> Result<Vec<Tensor>, String> {
+    match backend {
+        "cpu" => {
+            let opts = ingot_compiler::cpu::CompileOptions {
+                threads: 1,
+                ..Default::default()
+            };
+            let model = ingot_compiler::cpu::compile(graph, &opts).map_err(|e| e.to_string())?;
+            model.run(inputs).map_err(|e| e.to_string())
+        }
+        _ => ingot_ir::interp::run(graph, inputs).map_err(|e| e.to_string()),
+    }
+}
+
 std::thread_local! {
     static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
@@ -380,10 +397,11 @@ fn guarded(dir: &Path, o: &Options) -> (Status, Vec<String>) {
     let (tx, rx) = mpsc::channel();
     let dir = dir.to_path_buf();
     let max = o.max_elems;
+    let backend = o.backend.clone();
     let spawned = std::thread::Builder::new()
         .stack_size(256 << 20)
         .spawn(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| run_case(&dir, max)));
+            let r = catch_unwind(AssertUnwindSafe(|| run_case(&dir, max, &backend)));
             let st = r.unwrap_or_else(|p| {
                 let msg = p
                     .downcast_ref::<&str>()
@@ -461,7 +479,7 @@ fn main() {
     let o = match parse_args() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("{e}\nusage: conformance <suite-dir> [--backend interp] [--json report.json] [--filter substr] [--timeout secs] [--max-elems n] [--floor file]");
+            eprintln!("{e}\nusage: conformance <suite-dir> [--backend interp|cpu] [--json report.json] [--filter substr] [--timeout secs] [--max-elems n] [--floor file]");
             std::process::exit(2);
         }
     };

@@ -1,0 +1,155 @@
+//! Lowering an optimized, memory-planned graph to a runtime [`Program`].
+//!
+//! Every value becomes a buffer: graph inputs and constants keep their
+//! storage, planned values get their arena slot, unsized (`?`) values are
+//! dynamic. Every non-constant node becomes a step: a native kernel when
+//! [`select`](super::select) has one for it, else the reference interpreter
+//! (a correct but slow fallback, counted in the compile report). A node
+//! with a dynamic result always falls back: native kernels write
+//! preallocated buffers.
+
+use super::select::{select, Selected};
+use ingot_ir::{Graph, Op, Value};
+use ingot_passes::memory_plan::MemoryPlan;
+use ingot_runtime::{ArenaSlot, BufInfo, Loc, Program, Step, StepKind};
+use std::collections::HashMap;
+
+/// How the steps were lowered, for reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LowerStats {
+    pub steps: usize,
+    pub native: usize,
+    /// `(op name, count)` of steps run by the interpreter.
+    pub fallback: Vec<(String, usize)>,
+    /// Native kernels that failed to build, with why (they fell back).
+    pub rejected: Vec<String>,
+}
+
+/// Build the program for `g` (already optimized) with `plan` (from
+/// `plan_memory_partial(g)`). `native = false` lowers every step to the
+/// interpreter (for bisecting a backend bug).
+pub fn lower(g: &Graph, plan: &MemoryPlan, native: bool) -> Result<(Program, LowerStats), String> {
+    let mut bufs: Vec<BufInfo> = vec![];
+    let mut index: HashMap<Value, usize> = HashMap::new();
+    let name = |v: Value| g.name_of(v).map_or_else(|| v.to_string(), str::to_string);
+    let mut add = |v: Value, loc: Loc, bufs: &mut Vec<BufInfo>| {
+        index.insert(v, bufs.len());
+        bufs.push(BufInfo {
+            ty: g.ty(v).clone(),
+            loc,
+            name: name(v),
+        });
+    };
+    for (i, &v) in g.inputs().iter().enumerate() {
+        add(v, Loc::Input(i), &mut bufs);
+    }
+    let mut consts = vec![];
+    for &n in g.order() {
+        if let Op::Const { value } = &g.node(n).op {
+            add(g.node(n).outputs[0], Loc::Const(consts.len()), &mut bufs);
+            consts.push(value.clone());
+        }
+    }
+    for b in &plan.buffers {
+        add(b.value, Loc::Arena(b.slot), &mut bufs);
+    }
+    for &v in &plan.dynamic {
+        add(v, Loc::Dynamic, &mut bufs);
+    }
+    let slots = plan
+        .slots
+        .iter()
+        .map(|s| ArenaSlot {
+            offset: s.offset.clone(),
+            bytes: s.bytes.clone(),
+        })
+        .collect();
+
+    let mut stats = LowerStats::default();
+    let mut fallback: HashMap<&'static str, usize> = HashMap::new();
+    let mut steps = vec![];
+    for &n in g.order() {
+        let nd = g.node(n);
+        if matches!(nd.op, Op::Const { .. }) {
+            continue;
+        }
+        let lookup = |v: &Value| {
+            index
+                .get(v)
+                .copied()
+                .ok_or_else(|| format!("{v} (used by {n} `{}`) has no buffer", nd.op.name()))
+        };
+        let ins = nd
+            .inputs
+            .iter()
+            .map(lookup)
+            .collect::<Result<Vec<_>, _>>()?;
+        let outs = nd
+            .outputs
+            .iter()
+            .map(lookup)
+            .collect::<Result<Vec<_>, _>>()?;
+        let label = format!(
+            "{n} `{}`{}",
+            nd.op.name(),
+            nd.loc
+                .as_ref()
+                .map(|l| format!(" at {l:?}"))
+                .unwrap_or_default()
+        );
+        let sized = outs.iter().all(|&b| bufs[b].loc != Loc::Dynamic);
+        let chosen = if native && sized {
+            select(g, n)
+        } else {
+            Selected::None
+        };
+        let kind = match chosen {
+            Selected::Kernel(k) => {
+                stats.native += 1;
+                StepKind::Native(k)
+            }
+            Selected::Rejected(why) => {
+                stats.rejected.push(format!("{label}: {why}"));
+                *fallback.entry(nd.op.name()).or_default() += 1;
+                StepKind::Fallback(nd.op.clone())
+            }
+            Selected::None => {
+                *fallback.entry(nd.op.name()).or_default() += 1;
+                StepKind::Fallback(nd.op.clone())
+            }
+        };
+        steps.push(Step {
+            kind,
+            ins,
+            outs,
+            label,
+        });
+    }
+    let outputs = g
+        .outputs()
+        .iter()
+        .map(|v| {
+            index
+                .get(v)
+                .copied()
+                .ok_or_else(|| format!("graph output {v} has no buffer"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    stats.steps = steps.len();
+    let mut fb: Vec<(String, usize)> = fallback
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    fb.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    stats.fallback = fb;
+    let program = Program {
+        name: g.name.clone(),
+        inputs: (0..g.inputs().len()).collect(),
+        outputs,
+        bufs,
+        consts,
+        slots,
+        steps,
+    };
+    Ok((program, stats))
+}

@@ -1,0 +1,306 @@
+//! Convolutions that are not a single GEMM per tile: depthwise (one input
+//! channel per group, a direct loop) and transposed (GEMM into column
+//! scratch, then col2im scatter-add).
+//!
+//! The depthwise loop keeps one output row in L1 and, per kernel tap, adds
+//! `w * input_row[shifted]` over the tap's valid output range (computed, not
+//! tested per element), so the inner loop is a branch-free, vectorizable
+//! multiply-add. It is compiled twice: generic and with AVX2+FMA, chosen at
+//! run time.
+
+use super::geom::{valid_run, Geom};
+use super::Job;
+use crate::kernels::pack::{self, sgemm, with_scratch, Bound, Grid, Mat};
+
+/// Output floats per depthwise tile (several channels of small images).
+const DW_TILE: usize = 1 << 14;
+
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// One channel: `out = bias + sum over taps of w * input`.
+#[inline(always)]
+unsafe fn dw_plane<const FMA: bool>(
+    inp: *const f32,
+    w: &[f32],
+    bias: f32,
+    out: *mut f32,
+    g: &Geom,
+) {
+    let [od, oh, ow] = g.o;
+    let [id, ih, iw] = g.i;
+    let (kh_n, kw_n) = (g.k[1], g.k[2]);
+    let sx = g.s[2];
+    for z in 0..od {
+        for y in 0..oh {
+            let row = std::slice::from_raw_parts_mut(out.add((z * oh + y) * ow), ow);
+            if g.k == [1, 3, 3] && row3x3::<FMA>(inp, w, bias, row, g, y) {
+                continue;
+            }
+            row.fill(bias);
+            for kd in 0..g.k[0] {
+                let zi = (z * g.s[0] + kd * g.d[0]) as isize - g.pb[0] as isize;
+                if zi < 0 || zi >= id as isize {
+                    continue;
+                }
+                for kh in 0..kh_n {
+                    let yi = (y * g.s[1] + kh * g.d[1]) as isize - g.pb[1] as isize;
+                    if yi < 0 || yi >= ih as isize {
+                        continue;
+                    }
+                    let src = inp.add((zi as usize * ih + yi as usize) * iw);
+                    for kw in 0..kw_n {
+                        let wv = w[(kd * kh_n + kh) * kw_n + kw];
+                        let off = (kw * g.d[2]) as isize - g.pb[2] as isize;
+                        let (lo, hi) = valid_run(0, ow, sx, off, iw);
+                        if lo == hi {
+                            continue;
+                        }
+                        let s0 = src.offset((lo * sx) as isize + off);
+                        if sx == 1 {
+                            let s = std::slice::from_raw_parts(s0, hi - lo);
+                            for (o, &i) in row[lo..hi].iter_mut().zip(s) {
+                                *o = madd::<FMA>(wv, i, *o);
+                            }
+                        } else {
+                            let s = std::slice::from_raw_parts(s0, (hi - lo - 1) * sx + 1);
+                            for (j, o) in row[lo..hi].iter_mut().enumerate() {
+                                *o = madd::<FMA>(wv, s[j * sx], *o);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A 3x3 (2-D) output row whose three input rows are all inside: the nine
+/// taps in one pass over the positions where every tap is inside (one
+/// store per output instead of nine), the edges tap by tap. Returns false
+/// (nothing written) when an input row is in the padding.
+#[inline(always)]
+unsafe fn row3x3<const FMA: bool>(
+    inp: *const f32,
+    w: &[f32],
+    bias: f32,
+    row: &mut [f32],
+    g: &Geom,
+    y: usize,
+) -> bool {
+    let (ih, iw, ow, sx) = (g.i[1], g.i[2], g.o[2], g.s[2]);
+    let mut src = [inp; 3];
+    for (kh, s) in src.iter_mut().enumerate() {
+        let yi = (y * g.s[1] + kh * g.d[1]) as isize - g.pb[1] as isize;
+        if yi < 0 || yi >= ih as isize {
+            return false;
+        }
+        *s = inp.add(yi as usize * iw);
+    }
+    let off: [isize; 3] = std::array::from_fn(|kw| (kw * g.d[2]) as isize - g.pb[2] as isize);
+    let (mut lo, mut hi) = (0, ow);
+    for &o in &off {
+        let (l, h) = valid_run(0, ow, sx, o, iw);
+        (lo, hi) = (lo.max(l), hi.min(h));
+    }
+    let w: [f32; 9] = std::array::from_fn(|i| w[i]);
+    let edge = |x: usize| -> f32 {
+        let mut acc = bias;
+        for kh in 0..3 {
+            for kw in 0..3 {
+                let ix = (x * sx) as isize + off[kw];
+                if ix >= 0 && ix < iw as isize {
+                    acc = madd::<FMA>(w[kh * 3 + kw], *src[kh].offset(ix), acc);
+                }
+            }
+        }
+        acc
+    };
+    if lo >= hi {
+        for (x, o) in row.iter_mut().enumerate() {
+            *o = edge(x);
+        }
+        return true;
+    }
+    for x in (0..lo).chain(hi..ow) {
+        row[x] = edge(x);
+    }
+    // Interior: every tap inside, so unchecked, branch-free and vectorizable.
+    let b = (lo * sx) as isize;
+    let t: [*const f32; 9] = std::array::from_fn(|i| src[i / 3].offset(b + off[i % 3]));
+    let dst = row[lo..hi].as_mut_ptr();
+    if sx == 1 {
+        for j in 0..hi - lo {
+            // Two independent chains halve the FMA latency per output.
+            let (mut a, mut c) = (bias, 0.0);
+            for i in 0..4 {
+                a = madd::<FMA>(w[i], *t[i].add(j), a);
+                c = madd::<FMA>(w[i + 4], *t[i + 4].add(j), c);
+            }
+            *dst.add(j) = madd::<FMA>(w[8], *t[8].add(j), a) + c;
+        }
+    } else {
+        for j in 0..hi - lo {
+            // Two independent chains halve the FMA latency per output.
+            let (mut a, mut c) = (bias, 0.0);
+            for i in 0..4 {
+                a = madd::<FMA>(w[i], *t[i].add(j * sx), a);
+                c = madd::<FMA>(w[i + 4], *t[i + 4].add(j * sx), c);
+            }
+            *dst.add(j) = madd::<FMA>(w[8], *t[8].add(j * sx), a) + c;
+        }
+    }
+    true
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw_plane_avx2(inp: *const f32, w: &[f32], bias: f32, out: *mut f32, g: &Geom) {
+    dw_plane::<true>(inp, w, bias, out, g)
+}
+
+/// Depthwise convolution (`C/group == 1`; output channel `m` reads input
+/// channel `m / (M/group)`).
+///
+/// # Safety
+/// `job`'s buffers have the shapes its geometry describes.
+pub(super) unsafe fn depthwise(job: &Job, ep: Option<&Bound>, threads: usize) {
+    let kc = job.k;
+    let g = &job.g;
+    let (hwo, hwi, taps) = (g.out_size(), g.in_size(), g.taps());
+    let grid = Grid {
+        batch: job.n,
+        rows: kc.m,
+        cols: hwo,
+        mb: (DW_TILE / hwo.max(1)).clamp(1, kc.m.div_ceil(4 * threads).max(1)),
+        nb: hwo,
+    };
+    let flops = 2.0 * (job.n * kc.m * hwo * taps) as f64;
+    let par = threads > 1 && flops >= pack::PAR_MIN_FLOPS / 4.0 && grid.tiles() > 1;
+    let fast = pack::has_avx2_fma();
+    pack::for_each_tile(&grid, par, ep, |t| {
+        for r in t.r0..t.r1 {
+            let ci = r / kc.mg;
+            let w = &kc.weight[r * taps..(r + 1) * taps];
+            let bias = kc.bias.as_ref().map_or(0.0, |b| b[r]);
+            // SAFETY: channel `ci` of image `t.b` and output channel `r`
+            // lie inside the buffers; this tile owns output channel `r`.
+            unsafe {
+                let inp = job.x.add((t.b * kc.c + ci) * hwi);
+                let out = job.y.add((t.b * kc.m + r) * hwo);
+                #[cfg(target_arch = "x86_64")]
+                if fast {
+                    dw_plane_avx2(inp, w, bias, out, g);
+                    continue;
+                }
+                let _ = fast;
+                dw_plane::<false>(inp, w, bias, out, g);
+            }
+        }
+    });
+}
+
+/// Transposed convolution: per image and group, `cols = W_g^T . x_g` in
+/// column tiles, each scattered into the output (initialized with the bias).
+///
+/// # Safety
+/// `job`'s buffers have the shapes its geometry describes.
+pub(super) unsafe fn transposed(job: &Job, ep: Option<&Bound>, threads: usize) {
+    let kc = job.k;
+    let g = &job.g;
+    let (hwo, hwi, taps) = (g.out_size(), g.in_size(), g.taps());
+    let rows_w = kc.mg * taps;
+    let grid = Grid {
+        batch: job.n,
+        rows: kc.m,
+        cols: hwo,
+        mb: kc.mg,
+        nb: hwo,
+    };
+    let flops = 2.0 * (job.n * kc.c * rows_w * hwi) as f64;
+    let par = threads > 1 && flops >= pack::PAR_MIN_FLOPS && grid.tiles() > 1;
+    let tj = ((1usize << 17) / rows_w.max(1)).clamp(16, hwi.max(16));
+    pack::for_each_tile(&grid, par, ep, |t| {
+        let gi = t.r0 / kc.mg;
+        // SAFETY: group `gi` of image `t.b` and its output channels lie in
+        // the buffers; this tile owns those output channels.
+        unsafe {
+            if !job.init_bias(t.b, t.r0, t.r1, 0, hwo) {
+                std::slice::from_raw_parts_mut(job.y.add((t.b * kc.m + t.r0) * hwo), kc.mg * hwo)
+                    .fill(0.0);
+            }
+            let image = job.x.add((t.b * kc.c + gi * kc.cg) * hwi);
+            let lhs = Mat {
+                ptr: kc.weight.as_ptr().add(gi * rows_w * kc.cg),
+                rs: kc.cg as isize,
+                cs: 1,
+            };
+            let out = job.y.add((t.b * kc.m + t.r0) * hwo);
+            let mut j0 = 0;
+            while j0 < hwi {
+                let j1 = (j0 + tj).min(hwi);
+                let w = j1 - j0;
+                with_scratch(rows_w * w, |cols| {
+                    let rhs = Mat {
+                        ptr: image.add(j0),
+                        rs: hwi as isize,
+                        cs: 1,
+                    };
+                    sgemm(rows_w, w, kc.cg, cols.as_mut_ptr(), w, false, lhs, rhs, 1.0);
+                    col2im(cols, kc.mg, g, j0, j1, out);
+                });
+                j0 = j1;
+            }
+        }
+    });
+}
+
+/// Add `cols` (`[mg * taps, j1 - j0]`, input positions `j0..j1`) into the
+/// `[mg, out...]` block `out`: input position `i` with tap `k` lands on
+/// output `i*s + k*d - pb`, dropped when outside.
+///
+/// # Safety
+/// `out` holds `mg * g.out_size()` floats.
+unsafe fn col2im(cols: &[f32], mg: usize, g: &Geom, j0: usize, j1: usize, out: *mut f32) {
+    let w = j1 - j0;
+    let [od, oh, ow] = g.o;
+    let [_, ih, iw] = g.i;
+    let mut row = 0;
+    for m in 0..mg {
+        let plane = out.add(m * od * oh * ow);
+        for kd in 0..g.k[0] {
+            for kh in 0..g.k[1] {
+                for kw in 0..g.k[2] {
+                    let src = &cols[row * w..(row + 1) * w];
+                    row += 1;
+                    let offw = (kw * g.d[2]) as isize - g.pb[2] as isize;
+                    let mut j = j0;
+                    while j < j1 {
+                        let (z, rest) = (j / (ih * iw), j % (ih * iw));
+                        let (y, x) = (rest / iw, rest % iw);
+                        let run = (j1 - j).min(iw - x);
+                        let seg = &src[j - j0..j - j0 + run];
+                        j += run;
+                        let zo = (z * g.s[0] + kd * g.d[0]) as isize - g.pb[0] as isize;
+                        let yo = (y * g.s[1] + kh * g.d[1]) as isize - g.pb[1] as isize;
+                        if zo < 0 || zo >= od as isize || yo < 0 || yo >= oh as isize {
+                            continue;
+                        }
+                        let dst = plane.add((zo as usize * oh + yo as usize) * ow);
+                        let (lo, hi) = valid_run(x, run, g.s[2], offw, ow);
+                        for (jj, &v) in seg.iter().enumerate().take(hi).skip(lo) {
+                            let xo = ((x + jj) * g.s[2]) as isize + offw;
+                            *dst.offset(xo) += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Convolution (`conv`) and transposed convolution (`conv_transpose`) on
+//! f32 NCHW tensors with 1 to 3 spatial axes, strides, pads (explicit or
+//! `auto_pad`, resolved from run-time shapes), dilations and groups.
+//!
+//! The algorithm is chosen at construction from the weight's shape:
+//! - **pointwise** (all kernel sizes 1, strides 1, no padding): the image is
+//!   already the `[C, H*W]` GEMM operand, so `y = W . x` directly;
+//! - **depthwise** (one input channel per group): a direct loop per channel
+//!   whose inner loop runs along an output row (vectorized, in L1);
+//! - **im2col** (everything else): per image and group, column tiles of the
+//!   unfolded input (at most one image's columns of scratch, usually far
+//!   less) multiplied by the `[M/group, C/group * taps]` weight;
+//! - **col2im** (transposed): `W^T . x` per column tile, scattered and added
+//!   into the output.
+//!
+//! The bias initializes the output tile and the GEMM accumulates onto it;
+//! the epilogue then runs on that tile while it is in cache. Results are in
+//! f32 with the GEMM's summation order (tolerance vs the f64 interpreter:
+//! see the tests).
+
+mod direct;
+pub(crate) mod geom;
+mod im2col;
+
+use super::pack::{self, arg_f32, err, want_f32, Epilogue};
+use crate::kernel::{Arg, Ctx, Kernel, KernelError};
+use geom::{Geom, Spec};
+use ingot_ir::{Op, Tensor, TensorType};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Algo {
+    Pointwise,
+    Depthwise,
+    Im2col,
+    Col2im,
+}
+
+/// A convolution with a constant weight (and bias).
+pub struct ConvKernel {
+    spec: Spec,
+    algo: Algo,
+    group: usize,
+    /// Input channels, output channels, and their per-group counts.
+    c: usize,
+    m: usize,
+    cg: usize,
+    mg: usize,
+    /// Forward: `[M, C/group * taps]` (the ONNX layout). Transposed:
+    /// per group `[M/group * taps, C/group]` (transposed once here).
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    /// ConvTranspose's `output_padding` and whether `output_shape` is set.
+    out_padding: Vec<i64>,
+    has_output_shape: bool,
+    epilogue: Option<Epilogue>,
+}
+
+impl ConvKernel {
+    /// `op` is `Op::Conv` or `Op::ConvTranspose`; `x` the input's type;
+    /// `weight` and `bias` the constant operands. Errors name what is not
+    /// supported (non-f32, more than 3 spatial axes, inconsistent shapes), so
+    /// the caller can fall back to the interpreter.
+    pub fn new(
+        op: &Op,
+        x: &TensorType,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        epilogue: Option<Epilogue>,
+    ) -> Result<ConvKernel, KernelError> {
+        let name = op.name();
+        let (strides, pads, dilations, group, auto_pad, transposed) = match op {
+            Op::Conv {
+                strides,
+                pads,
+                dilations,
+                group,
+                auto_pad,
+            } => (strides, pads, dilations, *group, *auto_pad, None),
+            Op::ConvTranspose {
+                strides,
+                pads,
+                dilations,
+                group,
+                auto_pad,
+                output_padding,
+                output_shape,
+            } => (
+                strides,
+                pads,
+                dilations,
+                *group,
+                *auto_pad,
+                Some((output_padding.clone(), !output_shape.is_empty())),
+            ),
+            _ => return err(format!("ConvKernel built from {name}")),
+        };
+        want_f32(name, "input", x)?;
+        let ws = weight.shape();
+        let w = pack::tensor_f32(name, "weight", weight)?;
+        if ws.len() < 3 || x.shape.len() != ws.len() {
+            return err(format!(
+                "{name}: weight {ws:?} and input of rank {} must both have rank 3 to 5",
+                x.shape.len()
+            ));
+        }
+        if group < 1 {
+            return err(format!("{name}: group {group} must be >= 1"));
+        }
+        let g = group as usize;
+        let taps: usize = ws[2..].iter().product();
+        let (c, m, cg, mg) = if transposed.is_some() {
+            if !ws[0].is_multiple_of(g) {
+                return err(format!("{name}: weight {ws:?} not divisible by group {g}"));
+            }
+            (ws[0], ws[1] * g, ws[0] / g, ws[1])
+        } else {
+            if !ws[0].is_multiple_of(g) {
+                return err(format!(
+                    "{name}: weight {ws:?} has output channels not divisible by group {g}"
+                ));
+            }
+            (ws[1] * g, ws[0], ws[1], ws[0] / g)
+        };
+        if let Some(cx) = x.shape[1].as_known().filter(|&cx| cx as usize != c) {
+            return err(format!(
+                "{name}: input has {cx} channels, weight {ws:?} with group {g} expects {c}"
+            ));
+        }
+        let bias = match bias {
+            Some(b) => {
+                let v = pack::tensor_f32(name, "bias", b)?;
+                if v.len() != m {
+                    return err(format!(
+                        "{name}: bias {:?} must have {m} entries",
+                        b.shape()
+                    ));
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let spec = Spec::new(name, &ws[2..], strides, pads, dilations, auto_pad, false)?;
+        let no_pad =
+            auto_pad != ingot_ir::attr::AutoPad::NotSet || spec.pads.iter().all(|&p| p == 0);
+        let algo = if transposed.is_some() {
+            Algo::Col2im
+        } else if taps == 1 && spec.s == [1; 3] && no_pad {
+            Algo::Pointwise
+        } else if cg == 1 {
+            Algo::Depthwise
+        } else {
+            Algo::Im2col
+        };
+        let weight = if algo == Algo::Col2im {
+            // [C, Mg, taps] -> per group [Mg*taps, Cg].
+            let rows = mg * taps;
+            let mut t = vec![0.0; w.len()];
+            for gi in 0..g {
+                for ci in 0..cg {
+                    for r in 0..rows {
+                        t[gi * rows * cg + r * cg + ci] = w[(gi * cg + ci) * rows + r];
+                    }
+                }
+            }
+            t
+        } else {
+            w
+        };
+        let (out_padding, has_output_shape) = transposed.unwrap_or_default();
+        Ok(ConvKernel {
+            spec,
+            algo,
+            group: g,
+            c,
+            m,
+            cg,
+            mg,
+            weight,
+            bias,
+            out_padding,
+            has_output_shape,
+            epilogue,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        if self.algo == Algo::Col2im {
+            "conv_transpose"
+        } else {
+            "conv"
+        }
+    }
+}
+
+impl Kernel for ConvKernel {
+    fn describe(&self) -> String {
+        let k: Vec<String> = self.spec.k[3 - self.spec.nsp..]
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        let algo = match self.algo {
+            Algo::Pointwise => "pointwise gemm",
+            Algo::Depthwise => "depthwise direct",
+            Algo::Im2col => "im2col+gemm",
+            Algo::Col2im => "gemm+col2im",
+        };
+        let ep = match &self.epilogue {
+            Some(e) => format!(" + {}", e.kernel.describe()),
+            None => String::new(),
+        };
+        format!(
+            "{} {} {}->{} g{} {algo}{ep}",
+            self.name(),
+            k.join("x"),
+            self.c,
+            self.m,
+            self.group
+        )
+    }
+
+    unsafe fn run(&self, ins: &[Arg], outs: &[Arg], cx: &Ctx) -> Result<(), KernelError> {
+        let name = self.name();
+        let (Some(x), Some(out)) = (ins.first(), outs.first()) else {
+            return err(format!("{name}: needs an input and one result"));
+        };
+        arg_f32(name, "input", x)?;
+        arg_f32(name, "result", out)?;
+        let (xs, ys) = (x.shape, out.shape);
+        if xs.len() != self.spec.nsp + 2 || xs[1] != self.c {
+            return err(format!(
+                "{name}: input {xs:?} must be [N, {}, {} spatial axes]",
+                self.c, self.spec.nsp
+            ));
+        }
+        let geom = if self.algo == Algo::Col2im {
+            if ys.len() != xs.len() {
+                return err(format!("{name}: result {ys:?} has the wrong rank"));
+            }
+            self.spec.transposed(
+                name,
+                &xs[2..],
+                &self.out_padding,
+                self.has_output_shape,
+                &ys[2..],
+            )?
+        } else {
+            self.spec.forward(name, &xs[2..])?
+        };
+        let mut want = vec![xs[0], self.m];
+        want.extend_from_slice(&geom.o[3 - self.spec.nsp..]);
+        if ys != want.as_slice() {
+            return err(format!(
+                "{name}: input {xs:?} gives result {want:?}, but the result is {ys:?}"
+            ));
+        }
+        if out.numel() == 0 {
+            return Ok(());
+        }
+        let ep = pack::bind(&self.epilogue, ins, *out)?;
+        let job = Job {
+            k: self,
+            g: geom,
+            x: x.ptr as *const f32,
+            y: out.ptr as *mut f32,
+            n: xs[0],
+        };
+        match self.algo {
+            Algo::Pointwise | Algo::Im2col => im2col::run(&job, ep.as_ref(), cx.threads),
+            Algo::Depthwise => direct::depthwise(&job, ep.as_ref(), cx.threads),
+            Algo::Col2im => direct::transposed(&job, ep.as_ref(), cx.threads),
+        }
+        Ok(())
+    }
+}
+
+/// One call's resolved problem, shared by the algorithm files.
+pub(crate) struct Job<'a> {
+    k: &'a ConvKernel,
+    g: Geom,
+    x: *const f32,
+    y: *mut f32,
+    /// Batch size.
+    n: usize,
+}
+
+// SAFETY: the pointers are the call's buffers, alive for the whole call;
+// tiles write disjoint parts of `y`.
+unsafe impl Send for Job<'_> {}
+unsafe impl Sync for Job<'_> {}
+
+impl Job<'_> {
+    /// Fill rows `r0..r1`, columns `c0..c1` of image `b`'s output with the
+    /// bias; returns whether there is a bias (else the rows are untouched).
+    unsafe fn init_bias(&self, b: usize, r0: usize, r1: usize, c0: usize, c1: usize) -> bool {
+        let Some(bias) = &self.k.bias else {
+            return false;
+        };
+        let hw = self.g.out_size();
+        for (r, &v) in bias.iter().enumerate().take(r1).skip(r0) {
+            let row = self.y.add((b * self.k.m + r) * hw + c0);
+            std::slice::from_raw_parts_mut(row, c1 - c0).fill(v);
+        }
+        true
+    }
+}

@@ -1,0 +1,320 @@
+//! Pooling on f32 NCHW tensors with 1 to 3 spatial axes: `max_pool` (values
+//! only), `average_pool` (`count_include_pad`, `ceil_mode`, pads, dilations),
+//! `global_average_pool`, `global_max_pool`.
+//!
+//! Semantics are the interpreter's (`ir/src/interp/pool.rs`): max takes the
+//! largest inside tap and NaN wins; a window with no inside tap gives
+//! `-inf`. Average divides the sum of inside taps by their count, or with
+//! `count_include_pad` by inside + declared-padding taps (taps that
+//! `ceil_mode` pushed past the end padding never count); an empty window is
+//! 0/0 = NaN. Sums are f32 (tolerance vs the f64 interpreter: see tests).
+//!
+//! Each plane is computed an output row at a time: per tap, the valid output
+//! range is computed up front and the inner loop is a branch-free max/add
+//! over it (compiled generic and with AVX2, chosen at run time). Planes are
+//! split across threads when the work is big enough.
+
+use super::conv::geom::{valid_run, Geom, Spec};
+use super::pack::{self, arg_f32, err, want_f32, Grid};
+use crate::kernel::{Arg, Ctx, Kernel, KernelError};
+use ingot_ir::{Op, TensorType};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Max,
+    Avg { count_include_pad: bool },
+    GlobalMax,
+    GlobalAvg,
+}
+
+/// A pooling op.
+pub struct PoolKernel {
+    kind: Kind,
+    /// The window (absent for global pools).
+    spec: Option<Spec>,
+}
+
+impl PoolKernel {
+    /// `op` is one of the four pools; `with_indices` says whether max_pool's
+    /// second result (indices) is used — not supported here.
+    pub fn new(op: &Op, x: &TensorType, with_indices: bool) -> Result<PoolKernel, KernelError> {
+        let name = op.name();
+        want_f32(name, "input", x)?;
+        if !(3..=5).contains(&x.shape.len()) {
+            return err(format!(
+                "{name}: input rank {} is not 3 to 5",
+                x.shape.len()
+            ));
+        }
+        let ks = |k: &[i64]| -> Result<Vec<usize>, KernelError> {
+            if k.len() != x.shape.len() - 2 || k.iter().any(|&v| v < 1) {
+                return err(format!(
+                    "{name}: kernel_shape {k:?} does not fit input rank {}",
+                    x.shape.len()
+                ));
+            }
+            Ok(k.iter().map(|&v| v as usize).collect())
+        };
+        let (kind, spec) = match op {
+            Op::MaxPool {
+                kernel_shape,
+                strides,
+                pads,
+                dilations,
+                ceil_mode,
+                auto_pad,
+                ..
+            } => {
+                if with_indices {
+                    return err("max_pool: the indices result is not supported by the CPU kernel");
+                }
+                let spec = Spec::new(
+                    name,
+                    &ks(kernel_shape)?,
+                    strides,
+                    pads,
+                    dilations,
+                    *auto_pad,
+                    *ceil_mode,
+                )?;
+                (Kind::Max, Some(spec))
+            }
+            Op::AveragePool {
+                kernel_shape,
+                strides,
+                pads,
+                dilations,
+                ceil_mode,
+                auto_pad,
+                count_include_pad,
+            } => {
+                let spec = Spec::new(
+                    name,
+                    &ks(kernel_shape)?,
+                    strides,
+                    pads,
+                    dilations,
+                    *auto_pad,
+                    *ceil_mode,
+                )?;
+                let kind = Kind::Avg {
+                    count_include_pad: *count_include_pad,
+                };
+                (kind, Some(spec))
+            }
+            Op::GlobalMaxPool => (Kind::GlobalMax, None),
+            Op::GlobalAveragePool => (Kind::GlobalAvg, None),
+            _ => return err(format!("PoolKernel built from {name}")),
+        };
+        Ok(PoolKernel { kind, spec })
+    }
+}
+
+#[inline(always)]
+fn nanmax(r: f32, v: f32) -> f32 {
+    // NaN wins, and once the running value is NaN it stays.
+    if v > r || v.is_nan() {
+        v
+    } else {
+        r
+    }
+}
+
+/// How many taps of a window of `k` taps (dilation `d`) at output `o` count
+/// on an axis of size `n` with pads `pb`, `pe`: inside taps, or with
+/// `pad` also those in the declared padding.
+fn tap_count(o: usize, g: &Geom, a: usize, pad: bool) -> usize {
+    let (lo, hi) = if pad {
+        (-(g.pb[a] as isize), (g.i[a] + g.pe[a]) as isize)
+    } else {
+        (0, g.i[a] as isize)
+    };
+    (0..g.k[a])
+        .filter(|&k| {
+            let p = (o * g.s[a] + k * g.d[a]) as isize - g.pb[a] as isize;
+            (lo..hi).contains(&p)
+        })
+        .count()
+}
+
+/// One plane of a windowed pool. `counts` holds the per-axis divisors for
+/// average pooling (concatenated d, h, w), unused for max.
+#[inline(always)]
+unsafe fn plane<const MAX: bool>(inp: *const f32, out: *mut f32, g: &Geom, counts: &[f32]) {
+    let [od, oh, ow] = g.o;
+    let [id, ih, iw] = g.i;
+    let sx = g.s[2];
+    for z in 0..od {
+        for y in 0..oh {
+            let row = std::slice::from_raw_parts_mut(out.add((z * oh + y) * ow), ow);
+            row.fill(if MAX { f32::NEG_INFINITY } else { 0.0 });
+            for kd in 0..g.k[0] {
+                let zi = (z * g.s[0] + kd * g.d[0]) as isize - g.pb[0] as isize;
+                if zi < 0 || zi >= id as isize {
+                    continue;
+                }
+                for kh in 0..g.k[1] {
+                    let yi = (y * g.s[1] + kh * g.d[1]) as isize - g.pb[1] as isize;
+                    if yi < 0 || yi >= ih as isize {
+                        continue;
+                    }
+                    let src = inp.add((zi as usize * ih + yi as usize) * iw);
+                    for kw in 0..g.k[2] {
+                        let off = (kw * g.d[2]) as isize - g.pb[2] as isize;
+                        let (lo, hi) = valid_run(0, ow, sx, off, iw);
+                        if lo == hi {
+                            continue;
+                        }
+                        let s = std::slice::from_raw_parts(
+                            src.offset((lo * sx) as isize + off),
+                            (hi - lo - 1) * sx + 1,
+                        );
+                        for (j, o) in row[lo..hi].iter_mut().enumerate() {
+                            let v = s[j * sx];
+                            *o = if MAX { nanmax(*o, v) } else { *o + v };
+                        }
+                    }
+                }
+            }
+            if !MAX {
+                let cz = counts[z] * counts[od + y];
+                for (x, o) in row.iter_mut().enumerate() {
+                    *o /= cz * counts[od + oh + x];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn plane_avx2<const MAX: bool>(inp: *const f32, out: *mut f32, g: &Geom, counts: &[f32]) {
+    plane::<MAX>(inp, out, g, counts)
+}
+
+/// Reduce one plane to one value.
+fn global(v: &[f32], max: bool) -> f32 {
+    let mut acc = [if max { f32::NEG_INFINITY } else { 0.0 }; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for i in 0..8 {
+            acc[i] = if max {
+                nanmax(acc[i], c[i])
+            } else {
+                acc[i] + c[i]
+            };
+        }
+    }
+    for (i, &x) in chunks.remainder().iter().enumerate() {
+        acc[i] = if max { nanmax(acc[i], x) } else { acc[i] + x };
+    }
+    if max {
+        acc.into_iter().fold(f32::NEG_INFINITY, nanmax)
+    } else {
+        acc.iter().sum::<f32>() / v.len() as f32
+    }
+}
+
+impl Kernel for PoolKernel {
+    fn describe(&self) -> String {
+        let k = self
+            .spec
+            .as_ref()
+            .map(|s| {
+                let k: Vec<String> = s.k[3 - s.nsp..].iter().map(|k| k.to_string()).collect();
+                format!(" {}", k.join("x"))
+            })
+            .unwrap_or_default();
+        format!("pool {:?}{k}", self.kind)
+    }
+
+    unsafe fn run(&self, ins: &[Arg], outs: &[Arg], cx: &Ctx) -> Result<(), KernelError> {
+        let (Some(x), Some(out)) = (ins.first(), outs.first()) else {
+            return err("pool: needs an input and one result");
+        };
+        arg_f32("pool", "input", x)?;
+        arg_f32("pool", "result", out)?;
+        let xs = x.shape;
+        if !(3..=5).contains(&xs.len()) {
+            return err(format!("pool: input {xs:?} is not rank 3 to 5"));
+        }
+        let planes = xs[0] * xs[1];
+        let hwi: usize = xs[2..].iter().product();
+        let xp = x.ptr as *const f32;
+        let yp = out.ptr as *mut f32;
+        let Some(spec) = &self.spec else {
+            let mut want = xs[..2].to_vec();
+            want.resize(xs.len(), 1);
+            if out.shape != want.as_slice() {
+                return err(format!(
+                    "pool: input {xs:?} gives {want:?}, result is {:?}",
+                    out.shape
+                ));
+            }
+            let max = self.kind == Kind::GlobalMax;
+            // SAFETY: the input holds `planes * hwi` floats, the result `planes`.
+            let (xv, yv) = (x.slice::<f32>(), out.slice_mut::<f32>());
+            for (p, y) in yv.iter_mut().enumerate() {
+                *y = global(&xv[p * hwi..(p + 1) * hwi], max);
+            }
+            return Ok(());
+        };
+        let g = spec.forward("pool", &xs[2..])?;
+        let mut want = xs[..2].to_vec();
+        want.extend_from_slice(&g.o[3 - spec.nsp..]);
+        if out.shape != want.as_slice() {
+            return err(format!(
+                "pool: input {xs:?} gives {want:?}, result is {:?}",
+                out.shape
+            ));
+        }
+        let hwo = g.out_size();
+        let counts: Vec<f32> = match self.kind {
+            Kind::Avg { count_include_pad } => (0..3)
+                .flat_map(|a| {
+                    (0..g.o[a]).map(move |o| tap_count(o, &g, a, count_include_pad) as f32)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let max = self.kind == Kind::Max;
+        let work = (planes * hwo * g.taps()) as f64;
+        let grid = Grid {
+            batch: 1,
+            rows: planes,
+            cols: hwo,
+            mb: ((1 << 14) / hwo.max(1)).clamp(1, planes.div_ceil(4 * cx.threads).max(1)),
+            nb: hwo,
+        };
+        let par = cx.threads > 1 && work >= pack::PAR_MIN_FLOPS / 4.0;
+        let fast = pack::has_avx2_fma();
+        let (xa, ya) = (xp as usize, yp as usize);
+        pack::for_each_tile(&grid, par, None, |t| {
+            for p in t.r0..t.r1 {
+                // SAFETY: plane `p` lies inside both buffers (shapes checked).
+                unsafe {
+                    let (i, o) = (
+                        (xa as *const f32).add(p * hwi),
+                        (ya as *mut f32).add(p * hwo),
+                    );
+                    #[cfg(target_arch = "x86_64")]
+                    if fast {
+                        if max {
+                            plane_avx2::<true>(i, o, &g, &counts);
+                        } else {
+                            plane_avx2::<false>(i, o, &g, &counts);
+                        }
+                        continue;
+                    }
+                    let _ = fast;
+                    if max {
+                        plane::<true>(i, o, &g, &counts);
+                    } else {
+                        plane::<false>(i, o, &g, &counts);
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
