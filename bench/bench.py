@@ -204,6 +204,7 @@ def bench_one(a, name: str, entry: dict, threads: int) -> dict:
             res["ingot_compile_ms"] = srv.hello.get("compile_ms")
             res["ingot_import_ms"] = srv.hello.get("import_ms")
             res["ingot_start_ms"] = srv.start_ms
+            res["ingot_report"] = {k: v for k, v in srv.hello.items() if k not in ("compile_ms", "import_ms")}
             srv.cmd(f"load {ins_path}")
         except IngotError as e:
             res["ingot_error"] = str(e)
@@ -363,6 +364,10 @@ def main() -> None:
             print(row(r), flush=True)
             if "ingot_error" in r:
                 print(f"  ingot: {r['ingot_error'].splitlines()[0][:300]}", flush=True)
+            rep = r.get("ingot_report", {})
+            if rep.get("fallback"):
+                print(f"  ingot: {rep.get('steps', 0) - rep.get('native_steps', 0)} of {rep.get('steps')} "
+                      f"steps on the interpreter: {', '.join(rep['fallback'])}", flush=True)
     env["loadavg_end"] = os.getloadavg()
     env["wall_s"] = time.perf_counter() - t_start
     out = a.json or os.path.join(a.models, "results.json")

@@ -31,16 +31,33 @@ use std::time::Instant;
 /// A compiled model as the protocol sees it: inputs in, outputs out.
 pub type RunFn = Box<dyn Fn(&[Tensor]) -> Result<Vec<Tensor>, String>>;
 
-/// The one call into the compile API.
-fn compile(g: &Graph, threads: usize) -> Result<RunFn, String> {
+/// The one call into the compile API: the runnable model, and extra
+/// `"key":value` members for the first line (where compile time went, and
+/// which steps run on the interpreter instead of native code).
+fn compile(g: &Graph, threads: usize) -> Result<(RunFn, String), String> {
     let opts = ingot_compiler::cpu::CompileOptions {
         threads,
         ..Default::default()
     };
     let model = ingot_compiler::cpu::compile(g, &opts).map_err(|e| e.to_string())?;
-    Ok(Box::new(move |ins: &[Tensor]| {
-        model.run(ins).map_err(|e| e.to_string())
-    }))
+    let r = model.report();
+    let s = &r.lower_stats;
+    let fallback: Vec<String> = s
+        .fallback
+        .iter()
+        .map(|(op, n)| json_str(&format!("{op}:{n}")))
+        .collect();
+    let extra = format!(
+        "\"passes_ms\":{:.3},\"plan_ms\":{:.3},\"lower_ms\":{:.3},\"steps\":{},\"native_steps\":{},\"fallback\":[{}]",
+        r.passes.as_secs_f64() * 1e3,
+        r.plan.as_secs_f64() * 1e3,
+        r.lower.as_secs_f64() * 1e3,
+        s.steps,
+        s.native,
+        fallback.join(",")
+    );
+    let run: RunFn = Box::new(move |ins: &[Tensor]| model.run(ins).map_err(|e| e.to_string()));
+    Ok((run, extra))
 }
 
 /// Run the server on stdin/stdout.
@@ -62,7 +79,7 @@ pub fn main(model: &Path, threads: usize) -> Result<(), CliError> {
     let g = ingot_compiler::onnx::import_onnx(model)
         .map_err(|e| fail(&mut out, format!("{}: {e}", model.display())))?;
     let import_ms = ms(t0);
-    let run = compile(&g, threads).map_err(|e| fail(&mut out, format!("compile: {e}")))?;
+    let (run, extra) = compile(&g, threads).map_err(|e| fail(&mut out, format!("compile: {e}")))?;
     let compile_ms = ms(t0);
     let types: Vec<String> = g
         .inputs()
@@ -70,7 +87,7 @@ pub fn main(model: &Path, threads: usize) -> Result<(), CliError> {
         .map(|&v| json_str(&g.ty(v).to_string()))
         .collect();
     let hello = format!(
-        "{{\"compile_ms\":{compile_ms:.3},\"import_ms\":{import_ms:.3},\"threads\":{threads},\"inputs\":[{}]}}",
+        "{{\"compile_ms\":{compile_ms:.3},\"import_ms\":{import_ms:.3},{extra},\"threads\":{threads},\"inputs\":[{}]}}",
         types.join(",")
     );
     if writeln!(out, "{hello}").and_then(|()| out.flush()).is_err() {
