@@ -12,6 +12,7 @@ mod inputs;
 mod irapi;
 mod optimize;
 mod report;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use ingot_ir::{Graph, InterpError};
@@ -134,6 +135,16 @@ enum Cmd {
         /// A text-format IR file.
         file: PathBuf,
     },
+    /// Compile an ONNX model and time it on request over stdin/stdout, for
+    /// bench/bench.py (protocol: bench/PROTOCOL.md).
+    #[command(hide = true)]
+    BenchServe {
+        /// An `.onnx` model.
+        model: PathBuf,
+        /// Worker threads for the compiled model.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
 }
 
 /// Why a command failed; decides the exit code.
@@ -247,6 +258,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             profile,
             check,
         }),
+        Cmd::BenchServe { model, threads } => serve::main(&model, threads),
         Cmd::Verify { file } => {
             let g = load(&file)?;
             verified(&file, &g)?;
