@@ -12,6 +12,7 @@
 //! - reshape with `allowzero`: as above without the `0` spelling;
 //! - expand: a known result dim is itself; a symbolic one equal to the
 //!   input's (right-aligned) dim is `1` (broadcast keeps the input dim).
+//!
 //! A reshape whose operand is itself a reshape (flatten, squeeze,
 //! unsqueeze) may read that one's operand instead, when its dims are the
 //! ones to copy. When the result type cannot be spelled (two dims needing `-1`, a `?`
