@@ -56,6 +56,25 @@ struct Layout {
 // only read inputs and write disjoint rows of outputs.
 unsafe impl Sync for Layout {}
 
+/// Whether an output's bytes overlap a used input's (then no output may
+/// hold intermediate values before the last pass).
+fn overlap(ins: &[Arg], outs: &[Arg], p: &super::prog::Prog) -> bool {
+    let span = |a: &Arg, size: usize| {
+        let b = a.ptr as usize;
+        (b, b + a.shape.iter().product::<usize>() * size)
+    };
+    let tys = p.out_tys();
+    outs.iter().zip(&tys).any(|(o, t)| {
+        let (ob, oe) = span(o, t.size());
+        ins.iter().zip(&p.inputs).any(|(i, t)| {
+            t.is_some_and(|t| {
+                let (ib, ie) = span(i, t.size());
+                ib < oe && ob < ie
+            })
+        })
+    })
+}
+
 fn err(msg: String) -> KernelError {
     KernelError(format!("jit reduce: {msg}"))
 }
@@ -178,6 +197,7 @@ impl ReduceKernel {
         let mut pat = Pattern {
             contig: vec![true; ins.len()],
             full: vec![true; outs.len()],
+            spill: !overlap(ins, outs, p),
         };
         let mut full_strides: Vec<Vec<usize>> = vec![];
         let mut sizes = vec![];
@@ -303,6 +323,7 @@ impl ReduceKernel {
     fn code(&self, pat: &Pattern) -> Result<Option<Arc<Code>>, KernelError> {
         let relevant = |a: &Pattern, b: &Pattern| {
             a.full == b.full
+                && a.spill == b.spill
                 && (0..a.contig.len())
                     .all(|k| self.rp.prog.inputs[k].is_none() || a.contig[k] == b.contig[k])
         };
@@ -395,6 +416,7 @@ fn predict(body: &Graph, rp: &ReduceProg) -> Pattern {
     Pattern {
         contig,
         full: rp.out_space.iter().map(|o| o.1).collect(),
+        spill: true,
     }
 }
 

@@ -26,7 +26,7 @@
 use super::code::{host_isa, kernel_signature, Code};
 use super::emit::{mem, Emitter, W};
 use super::ew_gen::{load, store, Ptrs};
-use super::prog::{Bin, Prog, Red, Reg, Ty, E};
+use super::prog::{node_cost, Bin, Prog, Red, Reg, Ty, E};
 use super::JitError;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Function, InstBuilder, Value};
@@ -39,6 +39,9 @@ pub(crate) struct Pattern {
     pub contig: Vec<bool>,
     /// Per output: a full row (else one element per row).
     pub full: Vec<bool>,
+    /// Full outputs may hold intermediate values between passes (no output
+    /// overlaps an input).
+    pub spill: bool,
 }
 
 /// The classification of every register.
@@ -97,14 +100,15 @@ fn plan(prog: &Prog, pat: &Pattern) -> Plan {
     }
 }
 
-/// The varying registers a loop must evaluate per element to get `roots`.
-fn in_loop(prog: &Prog, plan: &Plan, roots: &[Reg]) -> Vec<bool> {
+/// The varying registers a loop must evaluate per element to get `roots`
+/// (not looking through the registers in `stop`).
+fn in_loop(prog: &Prog, plan: &Plan, roots: &[Reg], stop: &[bool]) -> Vec<bool> {
     let mut set = vec![false; prog.nodes.len()];
     for &r in roots {
         set[r] = plan.varying[r];
     }
     for r in (0..set.len()).rev() {
-        if set[r] {
+        if set[r] && !stop[r] {
             for x in operands(&prog.nodes[r].0) {
                 set[x] |= plan.varying[x];
             }
@@ -140,9 +144,63 @@ impl RowVals {
     }
 }
 
+/// A varying value a reduction pass stores into a full output's row, so
+/// the final pass loads it instead of recomputing it (softmax's `exp`).
+#[derive(Clone, Debug)]
+struct Spill {
+    reg: Reg,
+    out: usize,
+    pass: usize,
+}
+
+/// Pick, per full f32 output, the costliest value (≥ 10 instructions, e.g.
+/// an `exp`) that both a reduction pass and the output need.
+fn spills(prog: &Prog, plan: &Plan, pat: &Pattern, pass_roots: &[Vec<Reg>]) -> Vec<Spill> {
+    if !pat.spill {
+        return vec![];
+    }
+    let n = prog.nodes.len();
+    let none = vec![false; n];
+    let cost = |r: Reg| -> usize {
+        let set = in_loop(prog, plan, &[r], &none);
+        (0..n)
+            .filter(|&x| set[x])
+            .map(|x| node_cost(&prog.nodes[x].0))
+            .sum()
+    };
+    let sets: Vec<Vec<bool>> = pass_roots
+        .iter()
+        .map(|roots| in_loop(prog, plan, roots, &none))
+        .collect();
+    let mut out = vec![];
+    for (j, &o) in prog.outputs.iter().enumerate() {
+        if !pat.full[j] || prog.ty(o) != Ty::F32 {
+            continue;
+        }
+        let anc = in_loop(prog, plan, &[o], &none);
+        let mut best: Option<(usize, Spill)> = None;
+        for (p, set) in sets.iter().enumerate() {
+            for r in (0..n).filter(|&r| anc[r] && set[r] && prog.ty(r) == Ty::F32) {
+                let c = cost(r);
+                if c >= 10 && best.as_ref().is_none_or(|b| c >= b.0) {
+                    let s = Spill {
+                        reg: r,
+                        out: j,
+                        pass: p + 1,
+                    };
+                    best = Some((c, s));
+                }
+            }
+        }
+        out.extend(best.map(|b| b.1));
+    }
+    out
+}
+
 struct Gen<'p> {
     prog: &'p Prog,
     plan: Plan,
+    spills: Vec<Spill>,
     ptrs: Ptrs,
     nin: usize,
     len: Value,
@@ -157,12 +215,21 @@ impl Gen<'_> {
         w: W,
         fixed: &[Option<Value>],
         set: &[bool],
+        spilled: bool,
         i: Value,
         lane: i32,
     ) -> Result<Vec<Option<Value>>, JitError> {
         let mut vals = fixed.to_vec();
         for (r, (node, t)) in self.prog.nodes.iter().enumerate() {
             if !set[r] {
+                continue;
+            }
+            let from = spilled
+                .then(|| self.spills.iter().find(|s| s.reg == r))
+                .flatten();
+            if let Some(s) = from {
+                let a = self.addr(e, self.nin + s.out, i, t.size());
+                vals[r] = Some(load(e, w, *t, a, lane * t.size() as i32));
                 continue;
             }
             vals[r] = Some(match *node {
@@ -264,10 +331,13 @@ impl Gen<'_> {
         &self,
         e: &mut Emitter,
         rv: &mut RowVals,
+        pass: usize,
         reds: &[(Reg, Red, Reg)],
     ) -> Result<(), JitError> {
         let roots: Vec<Reg> = reds.iter().map(|r| r.2).collect();
-        let set = in_loop(self.prog, &self.plan, &roots);
+        let none = vec![false; self.prog.nodes.len()];
+        let set = in_loop(self.prog, &self.plan, &roots, &none);
+        let spills: Vec<&Spill> = self.spills.iter().filter(|s| s.pass == pass).collect();
         let init = |red: Red| match red {
             Red::Sum => 0.0,
             Red::Max => f32::NEG_INFINITY,
@@ -293,7 +363,13 @@ impl Gen<'_> {
             sacc.push(var);
         }
         self.row_loop(e, |e, w, i, u| {
-            let vals = self.eval_at(e, w, rv.get(w), &set, i, 4 * u as i32)?;
+            let lane = 4 * u as i32;
+            let vals = self.eval_at(e, w, rv.get(w), &set, false, i, lane)?;
+            for s in &spills {
+                let v = vals[s.reg].ok_or_else(|| JitError::Codegen("spill undefined".into()))?;
+                let a = self.addr(e, self.nin + s.out, i, 4);
+                store(e, w, Ty::F32, v, a, lane * 4);
+            }
             for (j, &(_, red, x)) in reds.iter().enumerate() {
                 let var = if w == W::V { acc[u][j] } else { sacc[j] };
                 let a = e.b.use_var(var);
@@ -334,10 +410,14 @@ impl Gen<'_> {
             return Ok(());
         }
         let roots: Vec<Reg> = outs.iter().map(|o| o.1).collect();
-        let set = in_loop(self.prog, &self.plan, &roots);
+        let mut stop = vec![false; self.prog.nodes.len()];
+        for s in &self.spills {
+            stop[s.reg] = true;
+        }
+        let set = in_loop(self.prog, &self.plan, &roots, &stop);
         self.row_loop(e, |e, w, i, u| {
             let lane = 4 * u as i32;
-            let vals = self.eval_at(e, w, rv.get(w), &set, i, lane)?;
+            let vals = self.eval_at(e, w, rv.get(w), &set, true, i, lane)?;
             for &(j, r) in &outs {
                 let t = self.prog.ty(r);
                 let a = self.addr(e, self.nin + j, i, t.size());
@@ -414,9 +494,25 @@ pub(crate) fn compile(prog: &Prog, pat: &Pattern) -> Result<Code, JitError> {
             _ => {}
         }
     }
+    let pass_reds: Vec<Vec<(Reg, Red, Reg)>> = (1..=plan.passes)
+        .map(|p| {
+            (0..n)
+                .filter(|&r| plan.needed[r] && plan.stage[r] == p)
+                .filter_map(|r| match prog.nodes[r].0 {
+                    E::Reduce(red, x) => Some((r, red, x)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let roots: Vec<Vec<Reg>> = pass_reds
+        .iter()
+        .map(|reds| reds.iter().map(|r| r.2).collect())
+        .collect();
     let g = Gen {
         prog,
         unroll: if prog.cost() > 60 { 2 } else { 4 },
+        spills: spills(prog, &plan, pat, &roots),
         plan,
         ptrs,
         nin,
@@ -438,16 +534,9 @@ pub(crate) fn compile(prog: &Prog, pat: &Pattern) -> Result<Code, JitError> {
         v: consts.v.clone(),
     };
     g.per_row(&mut e, &mut rv, 0)?;
-    for p in 1..=g.plan.passes {
-        let reds: Vec<(Reg, Red, Reg)> = (0..n)
-            .filter(|&r| g.plan.needed[r] && g.plan.stage[r] == p)
-            .filter_map(|r| match prog.nodes[r].0 {
-                E::Reduce(red, x) => Some((r, red, x)),
-                _ => None,
-            })
-            .collect();
-        g.reduce_pass(&mut e, &mut rv, &reds)?;
-        g.per_row(&mut e, &mut rv, p)?;
+    for (p, reds) in pass_reds.iter().enumerate() {
+        g.reduce_pass(&mut e, &mut rv, p + 1, reds)?;
+        g.per_row(&mut e, &mut rv, p + 1)?;
     }
     for (j, &r) in prog.outputs.iter().enumerate() {
         if !pat.full[j] {
