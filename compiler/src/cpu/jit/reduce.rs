@@ -246,15 +246,12 @@ impl ReduceKernel {
                 let src = unsafe { std::slice::from_raw_parts(a.ptr.add(off * z), z) };
                 buf[e * z..(e + 1) * z].copy_from_slice(src);
             }
-            full_strides.push(if per_row {
-                sst.clone()
-            } else {
-                {
-                    let mut v = vec![0; r];
-                    v[k..].copy_from_slice(&sst[k..]);
-                    v
-                }
-            });
+            // The copy is contiguous: S's strides, or none across rows.
+            let mut st = sst.clone();
+            if !per_row {
+                st[..k].fill(0);
+            }
+            full_strides.push(st);
             ptrs.push(buf.as_mut_ptr());
             scratch.push(buf);
         }

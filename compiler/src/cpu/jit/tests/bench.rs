@@ -114,7 +114,7 @@ fn bench_row_reductions() {
             dtype: DType::F32,
             shape: &[rows, len],
         }];
-        let mut time = |threads: usize| {
+        let time = |threads: usize| {
             best_of(100, || {
                 // SAFETY: the args address live tensors of their shapes.
                 unsafe { k.run(&a, &oa, &Ctx { threads }) }.unwrap();

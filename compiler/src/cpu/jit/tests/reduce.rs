@@ -403,14 +403,21 @@ fn unsupported_bodies_are_errors() {
 
 #[test]
 fn in_place_softmax_and_spilled_outputs() {
-    // Output = input buffer: the kernel must not park exp(x - max) in the
-    // output before its last pass reads x.
-    let t = f32t(&[5, 37]);
-    let body = single_op_body(&Op::Softmax { axis: -1 }, std::slice::from_ref(&t), &t);
-    let k = compile_reduce(&body).unwrap();
+    // Output = input buffer, and the last pass reads x again: the kernel
+    // must not park exp(x - max) in the output before then.
+    let mut g = Graph::new("inplace");
+    let xv = g.add_input("x", f32t(&[5, 37])).unwrap();
+    let m = red(&mut g, "max", xv, &[-1], true);
+    let d = node(&mut g, Op::Sub, &[xv, m]);
+    let e = node(&mut g, Op::Exp, &[d]);
+    let s = red(&mut g, "sum", e, &[-1], true);
+    let q = node(&mut g, Op::Div, &[e, s]);
+    let y = node(&mut g, Op::Add, &[q, xv]);
+    g.set_outputs(vec![y]);
+    let k = compile_reduce(&g).unwrap();
     let mut rng = Rng(3);
     let x = random(&mut rng, DType::F32, &[5, 37], -5.0, 5.0);
-    let want = reference(&body, std::slice::from_ref(&x));
+    let want = reference(&g, std::slice::from_ref(&x));
     let mut buf = x.clone();
     let a = Arg {
         ptr: buf.bytes_mut().as_mut_ptr(),
@@ -419,7 +426,7 @@ fn in_place_softmax_and_spilled_outputs() {
     };
     // SAFETY: `a` addresses `buf`, a live [5, 37] f32 tensor.
     unsafe { k.run(&[a], &[a], &ingot_runtime::Ctx { threads: 1 }) }.unwrap();
-    assert_tol(&[buf], &want, "in-place softmax");
+    assert_tol(&[buf], &want, "in-place softmax(x) + x");
     // Two full outputs sharing the spilled exp: softmax and exp itself.
     let mut g = Graph::new("two");
     let xv = g.add_input("x", f32t(&[7, 45])).unwrap();
