@@ -22,6 +22,7 @@ mod prog;
 mod reduce;
 mod reduce_gen;
 mod reduce_lower;
+mod reduce_plan;
 
 pub use ew::{ElementwiseKernel, PAR_MIN};
 pub use reduce::ReduceKernel;

@@ -174,16 +174,18 @@ impl Prog {
 
     /// A rough cost in instructions, to pick the unroll factor.
     pub(crate) fn cost(&self) -> usize {
-        self.nodes
-            .iter()
-            .map(|(e, _)| match e {
-                E::Un(Un::Erf | Un::Gelu | Un::Mish | Un::PowC(_), _) => 50,
-                E::Un(Un::Exp | Un::Log | Un::Tanh | Un::Sigmoid | Un::Softplus, _) => 25,
-                E::Un(Un::Elu(_) | Un::Selu(..) | Un::GeluTanh, _) => 30,
-                E::Bin(Bin::Pow, ..) => 60,
-                _ => 1,
-            })
-            .sum()
+        self.nodes.iter().map(|(e, _)| node_cost(e)).sum()
+    }
+}
+
+/// A rough cost of one instruction in machine instructions.
+pub(crate) fn node_cost(e: &E) -> usize {
+    match e {
+        E::Un(Un::Erf | Un::Gelu | Un::Mish | Un::PowC(_), _) => 50,
+        E::Un(Un::Exp | Un::Log | Un::Tanh | Un::Sigmoid | Un::Softplus, _) => 25,
+        E::Un(Un::Elu(_) | Un::Selu(..) | Un::GeluTanh, _) => 30,
+        E::Bin(Bin::Pow, ..) => 60,
+        _ => 1,
     }
 }
 

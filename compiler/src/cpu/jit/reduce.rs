@@ -56,6 +56,25 @@ struct Layout {
 // only read inputs and write disjoint rows of outputs.
 unsafe impl Sync for Layout {}
 
+/// Whether an output's bytes overlap a used input's (then no output may
+/// hold intermediate values before the last pass).
+fn overlap(ins: &[Arg], outs: &[Arg], p: &super::prog::Prog) -> bool {
+    let span = |a: &Arg, size: usize| {
+        let b = a.ptr as usize;
+        (b, b + a.shape.iter().product::<usize>() * size)
+    };
+    let tys = p.out_tys();
+    outs.iter().zip(&tys).any(|(o, t)| {
+        let (ob, oe) = span(o, t.size());
+        ins.iter().zip(&p.inputs).any(|(i, t)| {
+            t.is_some_and(|t| {
+                let (ib, ie) = span(i, t.size());
+                ib < oe && ob < ie
+            })
+        })
+    })
+}
+
 fn err(msg: String) -> KernelError {
     KernelError(format!("jit reduce: {msg}"))
 }
@@ -178,6 +197,7 @@ impl ReduceKernel {
         let mut pat = Pattern {
             contig: vec![true; ins.len()],
             full: vec![true; outs.len()],
+            spill: !overlap(ins, outs, p),
         };
         let mut full_strides: Vec<Vec<usize>> = vec![];
         let mut sizes = vec![];
@@ -226,15 +246,12 @@ impl ReduceKernel {
                 let src = unsafe { std::slice::from_raw_parts(a.ptr.add(off * z), z) };
                 buf[e * z..(e + 1) * z].copy_from_slice(src);
             }
-            full_strides.push(if per_row {
-                sst.clone()
-            } else {
-                {
-                    let mut v = vec![0; r];
-                    v[k..].copy_from_slice(&sst[k..]);
-                    v
-                }
-            });
+            // The copy is contiguous: S's strides, or none across rows.
+            let mut st = sst.clone();
+            if !per_row {
+                st[..k].fill(0);
+            }
+            full_strides.push(st);
             ptrs.push(buf.as_mut_ptr());
             scratch.push(buf);
         }
@@ -303,6 +320,7 @@ impl ReduceKernel {
     fn code(&self, pat: &Pattern) -> Result<Option<Arc<Code>>, KernelError> {
         let relevant = |a: &Pattern, b: &Pattern| {
             a.full == b.full
+                && a.spill == b.spill
                 && (0..a.contig.len())
                     .all(|k| self.rp.prog.inputs[k].is_none() || a.contig[k] == b.contig[k])
         };
@@ -395,6 +413,7 @@ fn predict(body: &Graph, rp: &ReduceProg) -> Pattern {
     Pattern {
         contig,
         full: rp.out_space.iter().map(|o| o.1).collect(),
+        spill: true,
     }
 }
 

@@ -27,6 +27,7 @@ use super::code::{host_isa, kernel_signature, Code};
 use super::emit::{mem, Emitter, W};
 use super::ew_gen::{load, store, Ptrs};
 use super::prog::{Bin, Prog, Red, Reg, Ty, E};
+use super::reduce_plan::{in_loop, plan, spills, Plan, Spill};
 use super::JitError;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Function, InstBuilder, Value};
@@ -39,78 +40,9 @@ pub(crate) struct Pattern {
     pub contig: Vec<bool>,
     /// Per output: a full row (else one element per row).
     pub full: Vec<bool>,
-}
-
-/// The classification of every register.
-struct Plan {
-    varying: Vec<bool>,
-    stage: Vec<usize>,
-    needed: Vec<bool>,
-    passes: usize,
-}
-
-fn operands(e: &E) -> Vec<Reg> {
-    match *e {
-        E::Un(_, x) | E::Cast(x) | E::Reduce(_, x) => vec![x],
-        E::Bin(_, x, y) => vec![x, y],
-        E::Select(c, x, y) => vec![c, x, y],
-        _ => vec![],
-    }
-}
-
-fn plan(prog: &Prog, pat: &Pattern) -> Plan {
-    let n = prog.nodes.len();
-    let (mut varying, mut stage) = (vec![false; n], vec![0; n]);
-    for (r, (e, _)) in prog.nodes.iter().enumerate() {
-        match *e {
-            E::Load(k) => varying[r] = pat.contig[k],
-            E::Reduce(_, x) => stage[r] = stage[x] + 1,
-            _ => {
-                for x in operands(e) {
-                    varying[r] |= varying[x];
-                    stage[r] = stage[r].max(stage[x]);
-                }
-            }
-        }
-    }
-    let mut needed = vec![false; n];
-    for &r in &prog.outputs {
-        needed[r] = true;
-    }
-    for r in (0..n).rev() {
-        if needed[r] {
-            for x in operands(&prog.nodes[r].0) {
-                needed[x] = true;
-            }
-        }
-    }
-    let passes = (0..n)
-        .filter(|&r| needed[r] && matches!(prog.nodes[r].0, E::Reduce(..)))
-        .map(|r| stage[r])
-        .max()
-        .unwrap_or(0);
-    Plan {
-        varying,
-        stage,
-        needed,
-        passes,
-    }
-}
-
-/// The varying registers a loop must evaluate per element to get `roots`.
-fn in_loop(prog: &Prog, plan: &Plan, roots: &[Reg]) -> Vec<bool> {
-    let mut set = vec![false; prog.nodes.len()];
-    for &r in roots {
-        set[r] = plan.varying[r];
-    }
-    for r in (0..set.len()).rev() {
-        if set[r] {
-            for x in operands(&prog.nodes[r].0) {
-                set[x] |= plan.varying[x];
-            }
-        }
-    }
-    set
+    /// Full outputs may hold intermediate values between passes (no output
+    /// overlaps an input).
+    pub spill: bool,
 }
 
 /// Row values at both widths, by register.
@@ -143,6 +75,7 @@ impl RowVals {
 struct Gen<'p> {
     prog: &'p Prog,
     plan: Plan,
+    spills: Vec<Spill>,
     ptrs: Ptrs,
     nin: usize,
     len: Value,
@@ -150,19 +83,30 @@ struct Gen<'p> {
 }
 
 impl Gen<'_> {
-    /// Evaluate the registers in `set` for the elements at `i + lane`.
+    /// Evaluate the registers in `set` for the elements at `i + lane`
+    /// (spilled registers loaded from their output when `spilled`).
+    #[allow(clippy::too_many_arguments)]
     fn eval_at(
         &self,
         e: &mut Emitter,
         w: W,
         fixed: &[Option<Value>],
         set: &[bool],
+        spilled: bool,
         i: Value,
         lane: i32,
     ) -> Result<Vec<Option<Value>>, JitError> {
         let mut vals = fixed.to_vec();
         for (r, (node, t)) in self.prog.nodes.iter().enumerate() {
             if !set[r] {
+                continue;
+            }
+            let from = spilled
+                .then(|| self.spills.iter().find(|s| s.reg == r))
+                .flatten();
+            if let Some(s) = from {
+                let a = self.addr(e, self.nin + s.out, i, t.size());
+                vals[r] = Some(load(e, w, *t, a, lane * t.size() as i32));
                 continue;
             }
             vals[r] = Some(match *node {
@@ -264,10 +208,13 @@ impl Gen<'_> {
         &self,
         e: &mut Emitter,
         rv: &mut RowVals,
+        pass: usize,
         reds: &[(Reg, Red, Reg)],
     ) -> Result<(), JitError> {
         let roots: Vec<Reg> = reds.iter().map(|r| r.2).collect();
-        let set = in_loop(self.prog, &self.plan, &roots);
+        let none = vec![false; self.prog.nodes.len()];
+        let set = in_loop(self.prog, &self.plan, &roots, &none);
+        let spills: Vec<&Spill> = self.spills.iter().filter(|s| s.pass == pass).collect();
         let init = |red: Red| match red {
             Red::Sum => 0.0,
             Red::Max => f32::NEG_INFINITY,
@@ -293,7 +240,13 @@ impl Gen<'_> {
             sacc.push(var);
         }
         self.row_loop(e, |e, w, i, u| {
-            let vals = self.eval_at(e, w, rv.get(w), &set, i, 4 * u as i32)?;
+            let lane = 4 * u as i32;
+            let vals = self.eval_at(e, w, rv.get(w), &set, false, i, lane)?;
+            for s in &spills {
+                let v = vals[s.reg].ok_or_else(|| JitError::Codegen("spill undefined".into()))?;
+                let a = self.addr(e, self.nin + s.out, i, 4);
+                store(e, w, Ty::F32, v, a, lane * 4);
+            }
             for (j, &(_, red, x)) in reds.iter().enumerate() {
                 let var = if w == W::V { acc[u][j] } else { sacc[j] };
                 let a = e.b.use_var(var);
@@ -334,10 +287,14 @@ impl Gen<'_> {
             return Ok(());
         }
         let roots: Vec<Reg> = outs.iter().map(|o| o.1).collect();
-        let set = in_loop(self.prog, &self.plan, &roots);
+        let mut stop = vec![false; self.prog.nodes.len()];
+        for s in &self.spills {
+            stop[s.reg] = true;
+        }
+        let set = in_loop(self.prog, &self.plan, &roots, &stop);
         self.row_loop(e, |e, w, i, u| {
             let lane = 4 * u as i32;
-            let vals = self.eval_at(e, w, rv.get(w), &set, i, lane)?;
+            let vals = self.eval_at(e, w, rv.get(w), &set, true, i, lane)?;
             for &(j, r) in &outs {
                 let t = self.prog.ty(r);
                 let a = self.addr(e, self.nin + j, i, t.size());
@@ -414,9 +371,25 @@ pub(crate) fn compile(prog: &Prog, pat: &Pattern) -> Result<Code, JitError> {
             _ => {}
         }
     }
+    let pass_reds: Vec<Vec<(Reg, Red, Reg)>> = (1..=plan.passes)
+        .map(|p| {
+            (0..n)
+                .filter(|&r| plan.needed[r] && plan.stage[r] == p)
+                .filter_map(|r| match prog.nodes[r].0 {
+                    E::Reduce(red, x) => Some((r, red, x)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let roots: Vec<Vec<Reg>> = pass_reds
+        .iter()
+        .map(|reds| reds.iter().map(|r| r.2).collect())
+        .collect();
     let g = Gen {
         prog,
         unroll: if prog.cost() > 60 { 2 } else { 4 },
+        spills: spills(prog, &plan, pat, &roots),
         plan,
         ptrs,
         nin,
@@ -438,16 +411,9 @@ pub(crate) fn compile(prog: &Prog, pat: &Pattern) -> Result<Code, JitError> {
         v: consts.v.clone(),
     };
     g.per_row(&mut e, &mut rv, 0)?;
-    for p in 1..=g.plan.passes {
-        let reds: Vec<(Reg, Red, Reg)> = (0..n)
-            .filter(|&r| g.plan.needed[r] && g.plan.stage[r] == p)
-            .filter_map(|r| match prog.nodes[r].0 {
-                E::Reduce(red, x) => Some((r, red, x)),
-                _ => None,
-            })
-            .collect();
-        g.reduce_pass(&mut e, &mut rv, &reds)?;
-        g.per_row(&mut e, &mut rv, p)?;
+    for (p, reds) in pass_reds.iter().enumerate() {
+        g.reduce_pass(&mut e, &mut rv, p + 1, reds)?;
+        g.per_row(&mut e, &mut rv, p + 1)?;
     }
     for (j, &r) in prog.outputs.iter().enumerate() {
         if !pat.full[j] {

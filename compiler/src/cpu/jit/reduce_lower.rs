@@ -12,7 +12,7 @@
 //! Reductions become `Reduce(Sum|Max|Min)` plus elementwise steps, in the
 //! interpreter's formulas (so tolerances only come from f32 arithmetic and
 //! summation order): mean = Σx / len; softmax = e / Σe with e = exp(x − max);
-//! log_softmax = (x − max) − ln Σe; layer_norm = (x − μ)·(1/√(σ² + ε))·γ + β
+//! log_softmax = (x − max) − ln Σe (softmax multiplies by 1/Σe); layer_norm = (x − μ)·(1/√(σ² + ε))·γ + β
 //! with σ² = Σ(x − μ)² / len (two passes, not E[x²] − μ²); rms_norm =
 //! x / √(Σx²/len + ε)·γ.
 
@@ -236,7 +236,9 @@ impl Low<'_> {
                 let e = self.un(Un::Exp, d);
                 let s = self.red(Red::Sum, e);
                 if let Op::Softmax { .. } = op {
-                    self.bin(Bin::Div, e, s)
+                    // One division per row; e·(1/s) is within 2 ulp of e/s.
+                    let inv = self.un(Un::Recip, s);
+                    self.bin(Bin::Mul, e, inv)
                 } else {
                     let ls = self.un(Un::Log, s);
                     self.bin(Bin::Sub, d, ls)

@@ -79,3 +79,77 @@ fn bench_fused_elementwise() {
         n as f64 / s / 1e9
     );
 }
+
+/// Softmax [12·128, 128] and layer_norm [128, 768] (scale, bias): JIT vs a
+/// plain Rust loop (two passes with `f32::exp`, two-pass mean/variance).
+#[test]
+#[ignore]
+fn bench_row_reductions() {
+    use crate::cpu::jit::compile_reduce;
+    let mut rng = Rng(9);
+    for (name, rows, len) in [("softmax", 12 * 128, 128), ("layer_norm", 128, 768)] {
+        let t = TensorType::fixed(DType::F32, &[rows, len]);
+        let p = TensorType::fixed(DType::F32, &[len]);
+        let (op, tys) = if name == "softmax" {
+            (Op::Softmax { axis: -1 }, vec![t.clone()])
+        } else {
+            let ln = Op::LayerNorm {
+                axis: -1,
+                epsilon: 1e-5,
+            };
+            (ln, vec![t.clone(), p.clone(), p])
+        };
+        let body = crate::cpu::jit::single_op_body(&op, &tys, &t);
+        let t0 = Instant::now();
+        let k = compile_reduce(&body).unwrap();
+        let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let ins: Vec<Tensor> = tys
+            .iter()
+            .map(|t| random(&mut rng, DType::F32, &t.known_dims().unwrap(), -3.0, 3.0))
+            .collect();
+        let mut o = Tensor::zeros(DType::F32, &[rows, len]).unwrap();
+        let a: Vec<Arg> = ins.iter().map(arg).collect();
+        let oa = [Arg {
+            ptr: o.bytes_mut().as_mut_ptr(),
+            dtype: DType::F32,
+            shape: &[rows, len],
+        }];
+        let time = |threads: usize| {
+            best_of(100, || {
+                // SAFETY: the args address live tensors of their shapes.
+                unsafe { k.run(&a, &oa, &Ctx { threads }) }.unwrap();
+            })
+        };
+        let (jit1, jit2) = (time(1), time(2));
+        let x = ins[0].as_slice::<f32>().unwrap();
+        let mut out = vec![0.0f32; rows * len];
+        let rust = best_of(50, || {
+            for (src, dst) in x.chunks(len).zip(out.chunks_mut(len)) {
+                if name == "softmax" {
+                    let m = src.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    let s: f32 = src.iter().map(|&v| (v - m).exp()).sum();
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = (v - m).exp() / s;
+                    }
+                } else {
+                    let mean = src.iter().sum::<f32>() / len as f32;
+                    let var = src.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / len as f32;
+                    let inv = 1.0 / (var + 1e-5).sqrt();
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = (v - mean) * inv;
+                    }
+                }
+            }
+            std::hint::black_box(&out);
+        });
+        let gb = (2 * 4 * rows * len) as f64 / 1e9;
+        println!(
+            "{name} [{rows}, {len}]: jit {:.2} GB/s ({:.0} us; 2 threads {:.0} us), rust loop {:.2} GB/s ({:.0} us); compile {compile_ms:.2} ms",
+            gb / jit1,
+            jit1 * 1e6,
+            jit2 * 1e6,
+            gb / rust,
+            rust * 1e6
+        );
+    }
+}

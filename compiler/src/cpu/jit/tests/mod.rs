@@ -46,7 +46,7 @@ pub(crate) fn random(rng: &mut Rng, dtype: DType, shape: &[usize], lo: f32, hi: 
     }
 }
 
-fn arg(t: &Tensor) -> Arg<'_> {
+pub(crate) fn arg(t: &Tensor) -> Arg<'_> {
     Arg {
         ptr: t.bytes().as_ptr() as *mut u8,
         dtype: t.dtype(),

@@ -8,6 +8,7 @@
 use super::*;
 use crate::cpu::jit::{compile_reduce, single_op_body, JitError};
 use ingot_ir::{Op, TensorType, Value};
+use ingot_runtime::Arg;
 
 const LENS: [usize; 5] = [1, 3, 17, 128, 783];
 const ROWS: [usize; 3] = [1, 5, 64];
@@ -398,4 +399,43 @@ fn unsupported_bodies_are_errors() {
     let t = f32t(&[3, 4]);
     let body = single_op_body(&Op::Softmax { axis: 0 }, std::slice::from_ref(&t), &t);
     assert!(compile_reduce(&body).is_err());
+}
+
+#[test]
+fn in_place_softmax_and_spilled_outputs() {
+    // Output = input buffer, and the last pass reads x again: the kernel
+    // must not park exp(x - max) in the output before then.
+    let mut g = Graph::new("inplace");
+    let xv = g.add_input("x", f32t(&[5, 37])).unwrap();
+    let m = red(&mut g, "max", xv, &[-1], true);
+    let d = node(&mut g, Op::Sub, &[xv, m]);
+    let e = node(&mut g, Op::Exp, &[d]);
+    let s = red(&mut g, "sum", e, &[-1], true);
+    let q = node(&mut g, Op::Div, &[e, s]);
+    let y = node(&mut g, Op::Add, &[q, xv]);
+    g.set_outputs(vec![y]);
+    let k = compile_reduce(&g).unwrap();
+    let mut rng = Rng(3);
+    let x = random(&mut rng, DType::F32, &[5, 37], -5.0, 5.0);
+    let want = reference(&g, std::slice::from_ref(&x));
+    let mut buf = x.clone();
+    let a = Arg {
+        ptr: buf.bytes_mut().as_mut_ptr(),
+        dtype: DType::F32,
+        shape: &[5, 37],
+    };
+    // SAFETY: `a` addresses `buf`, a live [5, 37] f32 tensor.
+    unsafe { k.run(&[a], &[a], &ingot_runtime::Ctx { threads: 1 }) }.unwrap();
+    assert_tol(&[buf], &want, "in-place softmax(x) + x");
+    // Two full outputs sharing the spilled exp: softmax and exp itself.
+    let mut g = Graph::new("two");
+    let xv = g.add_input("x", f32t(&[7, 45])).unwrap();
+    let m = red(&mut g, "max", xv, &[-1], true);
+    let d = node(&mut g, Op::Sub, &[xv, m]);
+    let e = node(&mut g, Op::Exp, &[d]);
+    let s = red(&mut g, "sum", e, &[-1], false);
+    let sk = red(&mut g, "sum", e, &[-1], true);
+    let y = node(&mut g, Op::Div, &[e, sk]);
+    g.set_outputs(vec![y, e, s]);
+    check(&g, 8, -6.0, 6.0, "softmax + exp + sum outputs");
 }
