@@ -39,8 +39,7 @@ pub fn contraction_kernel(
         .map_err(|e| e.0),
         Op::Conv { .. } | Op::ConvTranspose { .. } => match c(1) {
             None => Err(format!("{}: the weight is not a constant", op.name())),
-            Some(w) if in_types.len() > 2 && c(2).is_none() => {
-                let _ = w;
+            Some(_) if in_types.len() > 2 && c(2).is_none() => {
                 Err(format!("{}: the bias is not a constant", op.name()))
             }
             Some(w) => ConvKernel::new(op, &in_types[0], w, c(2), epilogue)

@@ -94,31 +94,7 @@ impl ElementwiseKernel {
             sizes.push(t.size());
         }
         // Drop size-1 axes, then merge neighbours that stay linear for all.
-        let keep: Vec<usize> = (0..shape.len()).filter(|&a| shape[a] != 1).collect();
-        let mut dims: Vec<usize> = vec![];
-        let mut strides: Vec<Vec<usize>> = vec![vec![]; full.len()];
-        for &a in &keep {
-            let merge = !dims.is_empty()
-                && full
-                    .iter()
-                    .zip(&strides)
-                    .all(|(f, s)| s[s.len() - 1] == f[a] * shape[a]);
-            if merge {
-                *dims.last_mut().expect("nonempty") *= shape[a];
-                for (f, s) in full.iter().zip(&mut strides) {
-                    *s.last_mut().expect("nonempty") = f[a];
-                }
-            } else {
-                dims.push(shape[a]);
-                for (f, s) in full.iter().zip(&mut strides) {
-                    s.push(f[a]);
-                }
-            }
-        }
-        if dims.is_empty() {
-            dims.push(1);
-            strides.iter_mut().for_each(|s| s.push(0));
-        }
+        let (dims, strides) = merge_axes(shape, &full, (0..shape.len()).collect());
         let contig = if dims[dims.len() - 1] == 1 {
             self.primary.0.clone()
         } else {
@@ -325,4 +301,40 @@ impl RangeKernel for ElementwiseKernel {
         let code = extra.as_deref().unwrap_or(&self.primary.1);
         self.range(ins, outs, &l, code, begin, end);
     }
+}
+
+/// Merge the loop axes `axes` of `shape` (size-1 axes are dropped) where
+/// every operand's element strides (`full[k][axis]`) stay linear across
+/// the pair; returns the merged dims and each operand's strides over them
+/// (one stride-0 axis of size 1 when nothing is left).
+pub(crate) fn merge_axes(
+    shape: &[usize],
+    full: &[Vec<usize>],
+    axes: Vec<usize>,
+) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut dims: Vec<usize> = vec![];
+    let mut strides: Vec<Vec<usize>> = vec![vec![]; full.len()];
+    for a in axes.into_iter().filter(|&a| shape[a] != 1) {
+        let merge = !dims.is_empty()
+            && full
+                .iter()
+                .zip(&strides)
+                .all(|(f, s)| s[s.len() - 1] == f[a] * shape[a]);
+        if merge {
+            *dims.last_mut().expect("nonempty") *= shape[a];
+            for (f, s) in full.iter().zip(&mut strides) {
+                *s.last_mut().expect("nonempty") = f[a];
+            }
+        } else {
+            dims.push(shape[a]);
+            for (f, s) in full.iter().zip(&mut strides) {
+                s.push(f[a]);
+            }
+        }
+    }
+    if dims.is_empty() {
+        dims.push(1);
+        strides.iter_mut().for_each(|s| s.push(0));
+    }
+    (dims, strides)
 }

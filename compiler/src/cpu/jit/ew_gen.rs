@@ -69,22 +69,16 @@ pub(crate) fn store(e: &mut Emitter, w: W, t: Ty, v: Value, addr: Value, off: i3
     }
 }
 
-/// Build the elementwise function for `prog` with input pattern `contig`.
-pub(crate) fn compile(prog: &Prog, contig: &[bool]) -> Result<Code, JitError> {
-    let (isa, feat) = host_isa()?;
-    let mut func = Function::new();
-    func.signature = kernel_signature(&isa);
-    let mut fctx = FunctionBuilderContext::new();
-    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
-    let nin = prog.inputs.len();
-    let nops = nin + prog.outputs.len();
-    let used = |k: usize| k >= nin || prog.inputs[k].is_some();
-
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    let params = b.block_params(entry).to_vec();
-    let (rows, len, pp, prs) = (params[0], params[1], params[2], params[3]);
+/// Load every operand's base pointer (a variable, advanced row by row) and
+/// row stride from the kernel's `ptrs` / `row_strides` arrays; unused
+/// inputs get zeros.
+pub(crate) fn load_ptrs(
+    b: &mut FunctionBuilder,
+    nops: usize,
+    used: &dyn Fn(usize) -> bool,
+    pp: Value,
+    prs: Value,
+) -> Ptrs {
     let mut ptrs = Ptrs {
         p: vec![],
         rs: vec![],
@@ -105,6 +99,26 @@ pub(crate) fn compile(prog: &Prog, contig: &[bool]) -> Result<Code, JitError> {
         ptrs.p.push(var);
         ptrs.rs.push(rs);
     }
+    ptrs
+}
+
+/// Build the elementwise function for `prog` with input pattern `contig`.
+pub(crate) fn compile(prog: &Prog, contig: &[bool]) -> Result<Code, JitError> {
+    let (isa, feat) = host_isa()?;
+    let mut func = Function::new();
+    func.signature = kernel_signature(&isa);
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+    let nin = prog.inputs.len();
+    let nops = nin + prog.outputs.len();
+    let used = |k: usize| k >= nin || prog.inputs[k].is_some();
+
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let (rows, len, pp, prs) = (params[0], params[1], params[2], params[3]);
+    let ptrs = load_ptrs(&mut b, nops, &used, pp, prs);
     let vector = prog.vectorizable();
     let mut e = Emitter { b: &mut b, feat };
     // Constants once, in the entry block (they dominate every loop).

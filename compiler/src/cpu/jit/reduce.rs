@@ -22,6 +22,7 @@
 //! spread (tested). Max/min, and everything else, are exact.
 
 use super::code::Code;
+use super::ew::merge_axes;
 use super::reduce_gen::{self, Pattern};
 use super::reduce_lower::{ReduceProg, Space};
 use super::PAR_MIN;
@@ -281,30 +282,7 @@ impl ReduceKernel {
             ptrs.push(a.ptr);
         }
         // Outer axes: drop 1s, merge neighbours that stay linear for all.
-        let mut dims: Vec<usize> = vec![];
-        let mut strides: Vec<Vec<usize>> = vec![vec![]; full_strides.len()];
-        for a in (0..k).filter(|&a| s[a] != 1) {
-            let merge = !dims.is_empty()
-                && full_strides
-                    .iter()
-                    .zip(&strides)
-                    .all(|(f, st)| st[st.len() - 1] == f[a] * s[a]);
-            if merge {
-                *dims.last_mut().expect("nonempty") *= s[a];
-                for (f, st) in full_strides.iter().zip(&mut strides) {
-                    *st.last_mut().expect("nonempty") = f[a];
-                }
-            } else {
-                dims.push(s[a]);
-                for (f, st) in full_strides.iter().zip(&mut strides) {
-                    st.push(f[a]);
-                }
-            }
-        }
-        if dims.is_empty() {
-            dims.push(1);
-            strides.iter_mut().for_each(|st| st.push(0));
-        }
+        let (dims, strides) = merge_axes(&s, &full_strides, (0..k).collect());
         Ok(Layout {
             dims,
             strides,

@@ -24,8 +24,8 @@
 //! propagate NaN like `reduce_max`.
 
 use super::code::{host_isa, kernel_signature, Code};
-use super::emit::{mem, Emitter, W};
-use super::ew_gen::{load, store, Ptrs};
+use super::emit::{Emitter, W};
+use super::ew_gen::{load, load_ptrs, store, Ptrs};
 use super::prog::{Bin, Prog, Red, Reg, Ty, E};
 use super::reduce_plan::{in_loop, plan, spills, Plan, Spill};
 use super::JitError;
@@ -322,26 +322,7 @@ pub(crate) fn compile(prog: &Prog, pat: &Pattern) -> Result<Code, JitError> {
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
     let (rows, len, pp, prs) = (params[0], params[1], params[2], params[3]);
-    let mut ptrs = Ptrs {
-        p: vec![],
-        rs: vec![],
-    };
-    for k in 0..nops {
-        let var = b.declare_var(types::I64);
-        let (base, rs) = if used(k) {
-            let off = (k * 8) as i32;
-            (
-                b.ins().load(types::I64, mem(), pp, off),
-                b.ins().load(types::I64, mem(), prs, off),
-            )
-        } else {
-            let z = b.ins().iconst(types::I64, 0);
-            (z, z)
-        };
-        b.def_var(var, base);
-        ptrs.p.push(var);
-        ptrs.rs.push(rs);
-    }
+    let ptrs = load_ptrs(&mut b, nops, &used, pp, prs);
     let plan = plan(prog, pat);
     let n = prog.nodes.len();
     for (j, &r) in prog.outputs.iter().enumerate() {
