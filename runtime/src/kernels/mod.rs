@@ -14,5 +14,6 @@ pub mod norm;
 pub mod pack;
 pub mod pool;
 pub mod reduce;
+mod sgemm;
 
 pub use pack::Epilogue;

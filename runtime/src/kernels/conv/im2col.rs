@@ -15,13 +15,19 @@ use crate::kernels::pack::{self, sgemm, with_scratch, Bound, Grid, Mat};
 /// Floats of column tile (and output tile) aimed for: 512 KiB, half of L2.
 const TILE_FLOATS: usize = 1 << 17;
 
+/// Fewest output positions per tile (see [`col_tile`]).
+const MIN_COLS: usize = 64;
+
 /// Output positions per tile for GEMM depth `k` and `mg` rows, splitting
 /// `blocks` (images x groups) further when threads would otherwise idle.
 fn col_tile(k: usize, mg: usize, hw: usize, blocks: usize, threads: usize, flops: f64) -> usize {
-    let mut t = (TILE_FLOATS / k.max(mg).max(1)).max(16) / 16 * 16;
+    // At least 64 columns (two GEMM micro-panels): narrower tiles stream
+    // the whole weight once per tile for a sliver of output (ResNet's
+    // 512-channel 3x3 convs have depth 4608 and only 49 positions).
+    let mut t = (TILE_FLOATS / k.max(mg).max(1)).max(MIN_COLS) / 32 * 32;
     if threads > 1 && flops >= pack::PAR_MIN_FLOPS && blocks < 4 * threads {
         let per = (4 * threads).div_ceil(blocks);
-        t = t.min(hw.div_ceil(per).next_multiple_of(16));
+        t = t.min(hw.div_ceil(per).next_multiple_of(32)).max(MIN_COLS);
     }
     t.clamp(1, hw.max(1))
 }
@@ -38,11 +44,19 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize) {
     let pointwise = kc.algo == Algo::Pointwise;
     let flops = 2.0 * (job.n * kc.m * hwo) as f64 * depth as f64;
     let t = col_tile(depth, kc.mg, hwo, job.n * kc.group, threads, flops);
+    // Few column tiles (small feature maps) and one group: split the
+    // output channels instead, so every thread gets work.
+    let col_tiles = job.n * hwo.div_ceil(t.max(1));
+    let mut mb = kc.mg;
+    if kc.group == 1 && threads > 1 && flops >= pack::PAR_MIN_FLOPS && col_tiles < 2 * threads {
+        let parts = (2 * threads).div_ceil(col_tiles);
+        mb = kc.m.div_ceil(parts).next_multiple_of(8).min(kc.m);
+    }
     let grid = Grid {
         batch: job.n,
         rows: kc.m,
         cols: hwo,
-        mb: kc.mg,
+        mb,
         nb: t,
     };
     let par = threads > 1 && flops >= pack::PAR_MIN_FLOPS && grid.tiles() > 1;
@@ -66,7 +80,7 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize) {
                     rs: hwi as isize,
                     cs: 1,
                 };
-                sgemm(kc.mg, w, depth, dst, hwo, acc, lhs, rhs, 1.0);
+                sgemm(tile.r1 - tile.r0, w, depth, dst, hwo, acc, lhs, rhs, 1.0);
             } else {
                 with_scratch(depth * w, |cols| {
                     im2col(image, kc.cg, g, tile.c0, tile.c1, cols);
@@ -75,7 +89,7 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize) {
                         rs: w as isize,
                         cs: 1,
                     };
-                    sgemm(kc.mg, w, depth, dst, hwo, acc, lhs, rhs, 1.0);
+                    sgemm(tile.r1 - tile.r0, w, depth, dst, hwo, acc, lhs, rhs, 1.0);
                 });
             }
         }
