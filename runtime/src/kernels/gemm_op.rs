@@ -19,6 +19,8 @@ pub struct GemmKernel {
     trans_b: bool,
     /// Constant `b` as `[K, N]` row-major, with `(K, N)`.
     b: Option<(Vec<f32>, usize, usize)>,
+    /// The constant `b` packed for our GEMM.
+    panels: Option<Vec<f32>>,
     /// Constant `beta * c` and its shape.
     c: Option<(Vec<f32>, Vec<usize>)>,
     /// Whether the op has a third operand (`ins[2]`, read when not constant).
@@ -84,12 +86,14 @@ impl GemmKernel {
             }
             _ => None,
         };
+        let panels = b.as_ref().and_then(|(v, k, n)| pack::panels_for(v, *k, *n));
         Ok(GemmKernel {
             alpha,
             beta,
             trans_a,
             trans_b,
             b,
+            panels,
             c,
             has_c: c_ty.is_some(),
             epilogue,
@@ -227,7 +231,15 @@ impl Kernel for GemmKernel {
                     ptr: (rhs_addr as *const f32).offset(t.c0 as isize * rhs.cs),
                     ..rhs
                 };
-                sgemm(t.r1 - t.r0, w, k, dst, n, c_addr.is_some(), l, r, alpha);
+                let mt = t.r1 - t.r0;
+                let acc = c_addr.is_some();
+                let packed = match &self.panels {
+                    Some(p) => pack::sgemm_panels(mt, w, k, dst, n, acc, l, p, t.c0, alpha),
+                    None => false,
+                };
+                if !packed {
+                    sgemm(mt, w, k, dst, n, acc, l, r, alpha);
+                }
             }
         });
         Ok(())

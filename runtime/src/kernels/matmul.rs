@@ -19,6 +19,8 @@ use ingot_ir::{Tensor, TensorType};
 /// `matmul %a, %b`, with `b` optionally a constant.
 pub struct MatMulKernel {
     b: Option<(Vec<f32>, Vec<usize>)>,
+    /// A constant 2-D `b` packed for our GEMM.
+    panels: Option<Vec<f32>>,
     epilogue: Option<Epilogue>,
 }
 
@@ -40,7 +42,15 @@ impl MatMulKernel {
             Some(t) => Some((pack::tensor_f32("matmul", "b", t)?, t.shape().to_vec())),
             None => None,
         };
-        Ok(MatMulKernel { b, epilogue })
+        let panels = match &b {
+            Some((v, s)) if s.len() == 2 => pack::panels_for(v, s[0], s[1]),
+            _ => None,
+        };
+        Ok(MatMulKernel {
+            b,
+            panels,
+            epilogue,
+        })
     }
 }
 
@@ -183,7 +193,14 @@ impl Kernel for MatMulKernel {
                     cs: 1,
                 };
                 let dst = (o_addr as *mut f32).add((t.b * rows + t.r0) * n + t.c0);
-                sgemm(t.r1 - t.r0, t.c1 - t.c0, k, dst, n, false, lhs, rhs, 1.0);
+                let (mt, nt) = (t.r1 - t.r0, t.c1 - t.c0);
+                let packed = match &self.panels {
+                    Some(p) => pack::sgemm_panels(mt, nt, k, dst, n, false, lhs, p, t.c0, 1.0),
+                    None => false,
+                };
+                if !packed {
+                    sgemm(mt, nt, k, dst, n, false, lhs, rhs, 1.0);
+                }
             }
         });
         Ok(())

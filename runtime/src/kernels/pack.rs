@@ -138,6 +138,54 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
     })
 }
 
+/// Constant `rhs` packed for our GEMM (see `sgemm::pack_panels`), when
+/// this host runs it: `[k, n]` row-major in, `None` out elsewhere.
+pub(crate) fn panels_for(b: &[f32], k: usize, n: usize) -> Option<Vec<f32>> {
+    super::sgemm::available().then(|| super::sgemm::pack_panels(b, k, n))
+}
+
+/// [`sgemm`] with a `rhs` packed by [`panels_for`], entered at column
+/// `c0`; `false` (nothing done) when `c0` is not a panel boundary or the
+/// problem is better served by [`sgemm`] on the plain matrix.
+///
+/// # Safety
+/// As [`sgemm`]; `panels` packs a `[k, >= c0 + n]` matrix.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm_panels(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    acc: bool,
+    lhs: Mat,
+    panels: &[f32],
+    c0: usize,
+    scale: f32,
+) -> bool {
+    use super::sgemm::{sgemm_rhs, Rhs, PANEL};
+    if m < 4 || n == 0 || k == 0 || !c0.is_multiple_of(PANEL) {
+        return false;
+    }
+    let start = panels.as_ptr().add((c0 / PANEL) * k * PANEL);
+    // SAFETY: `panels` exists only where the host has AVX-512F; the panel
+    // range covers columns c0..c0+n.
+    unsafe {
+        sgemm_rhs(
+            m,
+            n,
+            k,
+            dst,
+            dst_rs,
+            acc,
+            (lhs.ptr, lhs.rs, lhs.cs),
+            Rhs::Panels(start, k),
+            scale,
+        )
+    };
+    true
+}
+
 /// A read-only strided matrix operand.
 #[derive(Clone, Copy)]
 pub(crate) struct Mat {
@@ -337,7 +385,9 @@ pub(crate) fn plan(batch: usize, rows: usize, cols: usize, k: usize, threads: us
         }
     }
     let mb = rows.div_ceil(r_best);
-    let nb = cols.div_ceil(c_best).next_multiple_of(16).min(cols.max(1));
+    // Multiples of 32 columns: packed constant operands are entered at a
+    // panel boundary.
+    let nb = cols.div_ceil(c_best).next_multiple_of(32).min(cols.max(1));
     Grid { mb, nb, ..whole }
 }
 

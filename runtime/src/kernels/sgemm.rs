@@ -60,6 +60,68 @@ pub(crate) unsafe fn sgemm(
     b: (*const f32, isize, isize),
     scale: f32,
 ) {
+    // SAFETY: forwarded.
+    unsafe {
+        sgemm_rhs(
+            m,
+            n,
+            k,
+            dst,
+            dst_rs,
+            acc,
+            a,
+            Rhs::Strided(b.0, b.1, b.2),
+            scale,
+        )
+    }
+}
+
+/// Where `rhs` comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum Rhs {
+    /// Element `(p, j)` at `ptr + p*rs + j*cs`.
+    Strided(*const f32, isize, isize),
+    /// Packed by [`pack_panels`]: the panel holding this call's column 0
+    /// starts at `ptr`; `usize` is the packed matrix's total depth.
+    Panels(*const f32, usize),
+}
+
+/// Columns per panel of [`pack_panels`]: a packed `rhs` can only be
+/// entered at a multiple of this.
+pub(crate) const PANEL: usize = NR;
+
+/// Pack a constant row-major `[k, n]` matrix into `NR`-column panels, each
+/// `k` rows of `NR` values (zero-padded): the micro-kernel then reads one
+/// contiguous stream per panel instead of `k` rows a full row apart (rows
+/// 4 KiB apart all fall in one L1 set; measured 75 vs 108 GFLOP/s).
+pub(crate) fn pack_panels(b: &[f32], k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0f32; n.div_ceil(NR) * k * NR];
+    for (pj, j0) in (0..n).step_by(NR).enumerate() {
+        let cols = NR.min(n - j0);
+        for p in 0..k {
+            let dst = pj * k * NR + p * NR;
+            out[dst..dst + cols].copy_from_slice(&b[p * n + j0..p * n + j0 + cols]);
+        }
+    }
+    out
+}
+
+/// [`sgemm`] with `rhs` from `b`.
+///
+/// # Safety
+/// As [`sgemm`]; a `Panels` source holds the `n` columns from its start.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm_rhs(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    acc: bool,
+    a: (*const f32, isize, isize),
+    b: Rhs,
+    scale: f32,
+) {
     PACKS.with(|p| {
         let mut guard = p.try_borrow_mut();
         let mut own = Vec::new();
@@ -67,26 +129,36 @@ pub(crate) unsafe fn sgemm(
             Ok(g) => &mut **g,
             Err(_) => &mut own,
         };
-        let direct_b = b.2 == 1;
-        if !direct_b {
+        let strided = match b {
+            Rhs::Strided(ptr, rs, cs) if cs != 1 => Some((ptr, rs, cs)),
+            _ => None,
+        };
+        if strided.is_some() {
             pb.resize(NC.next_multiple_of(NR) * KC, 0.0);
         }
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
-                if !direct_b {
-                    pack_b(b, pc, kc, jc, nc, pb);
+                if let Some(sb) = strided {
+                    pack_b(sb, pc, kc, jc, nc, pb);
                 }
                 let accumulate = acc || pc > 0;
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
                     for jr in (0..nc).step_by(NR) {
                         let nr = NR.min(nc - jr);
-                        let (bp, b_rs) = if direct_b {
-                            (b.0.offset(pc as isize * b.1 + (jc + jr) as isize), b.1)
-                        } else {
-                            (pb.as_ptr().add((jr / NR) * kc * NR), NR as isize)
+                        let (bp, b_rs) = match b {
+                            _ if strided.is_some() => {
+                                (pb.as_ptr().add((jr / NR) * kc * NR), NR as isize)
+                            }
+                            Rhs::Strided(ptr, rs, _) => {
+                                (ptr.offset(pc as isize * rs + (jc + jr) as isize), rs)
+                            }
+                            Rhs::Panels(ptr, depth) => (
+                                ptr.add(((jc + jr) / NR) * depth * NR + pc * NR),
+                                NR as isize,
+                            ),
                         };
                         for ir in (0..mc).step_by(MR) {
                             let mr = MR.min(mc - ir);
