@@ -9,8 +9,10 @@
 //! operands when their layout already suits the micro-kernel: `lhs` is
 //! only ever broadcast element by element, so it is read in place whatever
 //! its strides (weights are never repacked per call), and `rhs` is read in
-//! place when its rows are contiguous (`cs == 1`), with masked loads for
-//! the last partial panel. Only a column-strided `rhs` is packed. Edge rows
+//! place when its rows are contiguous (`cs == 1`) and few rows of `lhs`
+//! would reuse a packed copy, with masked loads for the last partial
+//! panel; otherwise it is packed per block. Constant weights come packed
+//! once at compile time ([`pack_panels`]). Edge rows
 //! re-read the last valid `lhs` row and are discarded; edge tiles go
 //! through a local tile, so nothing outside `dst`'s `m x n` is touched.
 //!
@@ -129,8 +131,14 @@ pub(crate) unsafe fn sgemm_rhs(
             Ok(g) => &mut **g,
             Err(_) => &mut own,
         };
+        // Pack a strided rhs when its rows are not contiguous, or when its
+        // row stride crowds a few L1 sets (rows a large power of two apart,
+        // as in a 112x112 image) and enough micro-tile rows reuse the
+        // copy, which is paid once per `m / MR` uses.
         let strided = match b {
-            Rhs::Strided(ptr, rs, cs) if cs != 1 => Some((ptr, rs, cs)),
+            Rhs::Strided(ptr, rs, cs) if cs != 1 || (m >= 4 * MR && few_sets(rs)) => {
+                Some((ptr, rs, cs))
+            }
             _ => None,
         };
         if strided.is_some() {
@@ -183,6 +191,18 @@ pub(crate) unsafe fn sgemm_rhs(
             }
         }
     })
+}
+
+/// Whether rows `rs` floats apart map to fewer than 16 of the 64 sets of
+/// a 32 KiB 8-way L1 (64-byte lines).
+fn few_sets(rs: isize) -> bool {
+    let lines = (rs.unsigned_abs() * 4 / 64) % 64;
+    let g = if lines == 0 {
+        64
+    } else {
+        1 << lines.trailing_zeros().min(6)
+    };
+    64 / g < 16
 }
 
 /// Where a micro-kernel writes: `mr x nr` at `c` (row stride `ldc`),
