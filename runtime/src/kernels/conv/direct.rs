@@ -135,6 +135,11 @@ unsafe fn row3x3<const FMA: bool>(
     let b = (lo * sx) as isize;
     let t: [*const f32; 9] = std::array::from_fn(|i| src[i / 3].offset(b + off[i % 3]));
     let dst = row[lo..hi].as_mut_ptr();
+    #[cfg(target_arch = "x86_64")]
+    if sx == 1 && FMA && crate::kernels::sgemm::available() {
+        interior3x3_avx512(&t, &w, bias, dst, hi - lo);
+        return true;
+    }
     if sx == 1 {
         for j in 0..hi - lo {
             // Two independent chains halve the FMA latency per output.
@@ -157,6 +162,44 @@ unsafe fn row3x3<const FMA: bool>(
         }
     }
     true
+}
+
+/// The unit-stride interior of a 3x3 row, 16 outputs per step (the
+/// auto-vectorized loop above stays scalar: nine input pointers and the
+/// output may alias as far as the compiler knows). Same products and
+/// order as the portable loop's single chain: `bias + w0*x0 + ... + w8*x8`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn interior3x3_avx512(
+    t: &[*const f32; 9],
+    w: &[f32; 9],
+    bias: f32,
+    dst: *mut f32,
+    n: usize,
+) {
+    use std::arch::x86_64::*;
+    let wv: [__m512; 9] = std::array::from_fn(|i| _mm512_set1_ps(w[i]));
+    let b = _mm512_set1_ps(bias);
+    let mut j = 0;
+    while j < n {
+        let m: __mmask16 = if n - j >= 16 {
+            0xffff
+        } else {
+            ((1u32 << (n - j)) - 1) as u16
+        };
+        let mut a = b;
+        let mut c = _mm512_setzero_ps();
+        for i in 0..4 {
+            a = _mm512_fmadd_ps(wv[i], _mm512_maskz_loadu_ps(m, t[i].add(j)), a);
+            c = _mm512_fmadd_ps(wv[i + 4], _mm512_maskz_loadu_ps(m, t[i + 4].add(j)), c);
+        }
+        let r = _mm512_add_ps(
+            _mm512_fmadd_ps(wv[8], _mm512_maskz_loadu_ps(m, t[8].add(j)), a),
+            c,
+        );
+        _mm512_mask_storeu_ps(dst.add(j), m, r);
+        j += 16;
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
