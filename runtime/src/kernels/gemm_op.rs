@@ -19,7 +19,7 @@ pub struct GemmKernel {
     trans_b: bool,
     /// Constant `b` as `[K, N]` row-major, with `(K, N)`.
     b: Option<(Vec<f32>, usize, usize)>,
-    /// The constant `b` packed for our GEMM.
+    /// The constant `b` packed for our GEMM (then `b` keeps only its dims).
     panels: Option<Vec<f32>>,
     /// Constant `beta * c` and its shape.
     c: Option<(Vec<f32>, Vec<usize>)>,
@@ -87,6 +87,11 @@ impl GemmKernel {
             _ => None,
         };
         let panels = b.as_ref().and_then(|(v, k, n)| pack::panels_for(v, *k, *n));
+        // The packed copy serves every call: keep only b's dims.
+        let b = match (b, &panels) {
+            (Some((_, k, n)), Some(_)) => Some((Vec::new(), k, n)),
+            (b, _) => b,
+        };
         Ok(GemmKernel {
             alpha,
             beta,
@@ -237,6 +242,10 @@ impl Kernel for GemmKernel {
                     Some(p) => pack::sgemm_panels(mt, w, k, dst, n, acc, l, p, t.c0, alpha),
                     None => false,
                 };
+                assert!(
+                    packed || self.panels.is_none(),
+                    "tiles start on panel boundaries"
+                );
                 if !packed {
                     sgemm(mt, w, k, dst, n, acc, l, r, alpha);
                 }

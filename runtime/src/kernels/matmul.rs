@@ -19,7 +19,8 @@ use ingot_ir::{Tensor, TensorType};
 /// `matmul %a, %b`, with `b` optionally a constant.
 pub struct MatMulKernel {
     b: Option<(Vec<f32>, Vec<usize>)>,
-    /// A constant 2-D `b` packed for our GEMM.
+    /// A constant 2-D `b` packed for our GEMM (then `b` keeps only its
+    /// shape).
     panels: Option<Vec<f32>>,
     epilogue: Option<Epilogue>,
 }
@@ -45,6 +46,12 @@ impl MatMulKernel {
         let panels = match &b {
             Some((v, s)) if s.len() == 2 => pack::panels_for(v, s[0], s[1]),
             _ => None,
+        };
+        // The packed copy serves every call: keep only b's shape, so the
+        // weight is not held twice.
+        let b = match (b, &panels) {
+            (Some((_, s)), Some(_)) => Some((Vec::new(), s)),
+            (b, _) => b,
         };
         Ok(MatMulKernel {
             b,
@@ -198,6 +205,10 @@ impl Kernel for MatMulKernel {
                     Some(p) => pack::sgemm_panels(mt, nt, k, dst, n, false, lhs, p, t.c0, 1.0),
                     None => false,
                 };
+                assert!(
+                    packed || self.panels.is_none(),
+                    "tiles start on panel boundaries"
+                );
                 if !packed {
                     sgemm(mt, nt, k, dst, n, false, lhs, rhs, 1.0);
                 }

@@ -145,8 +145,8 @@ pub(crate) fn panels_for(b: &[f32], k: usize, n: usize) -> Option<Vec<f32>> {
 }
 
 /// [`sgemm`] with a `rhs` packed by [`panels_for`], entered at column
-/// `c0`; `false` (nothing done) when `c0` is not a panel boundary or the
-/// problem is better served by [`sgemm`] on the plain matrix.
+/// `c0`; `false` (nothing done) when `c0` is not a panel boundary (tiles
+/// from [`plan`] always are).
 ///
 /// # Safety
 /// As [`sgemm`]; `panels` packs a `[k, >= c0 + n]` matrix.
@@ -164,8 +164,19 @@ pub(crate) unsafe fn sgemm_panels(
     scale: f32,
 ) -> bool {
     use super::sgemm::{sgemm_rhs, Rhs, PANEL};
-    if m < 4 || n == 0 || k == 0 || !c0.is_multiple_of(PANEL) {
+    if !c0.is_multiple_of(PANEL) {
         return false;
+    }
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        if !acc {
+            for r in 0..m {
+                std::slice::from_raw_parts_mut(dst.add(r * dst_rs), n).fill(0.0);
+            }
+        }
+        return true;
     }
     let start = panels.as_ptr().add((c0 / PANEL) * k * PANEL);
     // SAFETY: `panels` exists only where the host has AVX-512F; the panel
