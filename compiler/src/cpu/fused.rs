@@ -128,6 +128,27 @@ pub struct BodyKernel {
 
 impl BodyKernel {
     pub fn new(body: &Graph, kind: &str) -> Result<BodyKernel, String> {
+        // The inner executor binds symbolic dims from its inputs' shapes,
+        // which works for plain symbols (`batch`) only; a body whose input
+        // is `batch*2` could not size its buffers at run time.
+        let plain = |d: &ingot_ir::Dim| match d {
+            ingot_ir::Dim::Known(_) => true,
+            ingot_ir::Dim::Sym(_) => {
+                let vs = d.vars();
+                vs.len() == 1 && *d == ingot_ir::Dim::var(&vs[0])
+            }
+            ingot_ir::Dim::Unknown => false,
+        };
+        let compound = body
+            .inputs()
+            .iter()
+            .find(|&&v| !body.ty(v).shape.iter().all(plain));
+        if let Some(&v) = compound {
+            return Err(format!(
+                "body input {v} has type {}, whose dims are not plain symbols",
+                body.ty(v)
+            ));
+        }
         let plan = ingot_passes::memory_plan::plan_memory_partial(body);
         let (program, stats) = super::lower::lower(body, &plan, true)?;
         if stats.native < stats.steps {
