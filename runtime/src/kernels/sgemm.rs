@@ -193,6 +193,35 @@ pub(crate) unsafe fn sgemm_rhs(
     })
 }
 
+/// `dst[j] = src[2 * j]` for every `j < dst.len()`, 16 at a time with
+/// two masked loads and a lane permute (stride-2 convolutions unfold their
+/// input this way). Reads only the elements it copies.
+///
+/// # Safety
+/// The host has AVX-512F; `src` holds `2 * dst.len() - 1` floats.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn copy_stride2(src: *const f32, dst: &mut [f32]) {
+    let idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let n = dst.len();
+    let mut j = 0;
+    while j < n {
+        let cnt = (n - j).min(16);
+        let need = 2 * cnt - 1;
+        let lanes = |k: usize| -> __mmask16 {
+            if k >= 16 {
+                0xffff
+            } else {
+                ((1u32 << k) - 1) as u16
+            }
+        };
+        let a = _mm512_maskz_loadu_ps(lanes(need), src.add(2 * j));
+        let b = _mm512_maskz_loadu_ps(lanes(need.saturating_sub(16)), src.add(2 * j + 16));
+        let r = _mm512_permutex2var_ps(a, idx, b);
+        _mm512_mask_storeu_ps(dst.as_mut_ptr().add(j), lanes(cnt), r);
+        j += 16;
+    }
+}
+
 /// Whether rows `rs` floats apart map to fewer than 16 of the 64 sets of
 /// a 32 KiB 8-way L1 (64-byte lines).
 fn few_sets(rs: isize) -> bool {
@@ -303,6 +332,22 @@ mod tests {
             }
         }
         c
+    }
+
+    #[test]
+    fn stride2_copy_reads_only_what_it_copies() {
+        if !available() {
+            eprintln!("skipped: no AVX-512F on this host");
+            return;
+        }
+        for n in [1, 2, 15, 16, 17, 31, 32, 33, 100] {
+            let src: Vec<f32> = (0..2 * n - 1).map(|i| i as f32).collect();
+            let mut dst = vec![-1f32; n];
+            // SAFETY: AVX-512F checked; `src` has 2n-1 floats.
+            unsafe { copy_stride2(src.as_ptr(), &mut dst) };
+            let want: Vec<f32> = (0..n).map(|j| (2 * j) as f32).collect();
+            assert_eq!(dst, want, "n = {n}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use super::geom::{valid_run, Geom};
 use super::{Algo, Job};
 use crate::kernels::pack::{self, sgemm, with_scratch, Bound, Grid, Mat};
+use crate::kernels::sgemm as own;
 
 /// Floats of column tile (and output tile) aimed for: 512 KiB, half of L2.
 const TILE_FLOATS: usize = 1 << 17;
@@ -143,6 +144,9 @@ unsafe fn im2col(
                         let src = src.offset(first);
                         if g.s[2] == 1 {
                             seg[lo..hi].copy_from_slice(std::slice::from_raw_parts(src, hi - lo));
+                        } else if g.s[2] == 2 && own::available() {
+                            // The stem convolutions' gather, 16 at a time.
+                            own::copy_stride2(src, &mut seg[lo..hi]);
                         } else {
                             for (j, v) in seg[lo..hi].iter_mut().enumerate() {
                                 *v = *src.add(j * g.s[2]);
