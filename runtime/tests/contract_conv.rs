@@ -148,8 +148,9 @@ fn conv_grouped() {
 
 #[test]
 fn conv_depthwise() {
-    for (s, d) in [(1, 1), (2, 1), (1, 2)] {
-        let mut c = case(&[2, 8, 17, 19], &[8, 1, 3, 3]);
+    // Width 75: interior rows of several 16-wide vector steps plus a tail.
+    for (s, d, wd) in [(1, 1, 19), (2, 1, 19), (1, 2, 19), (1, 1, 75), (2, 1, 75)] {
+        let mut c = case(&[2, 8, 17, wd], &[8, 1, 3, 3]);
         c.group = 8;
         c.pads = vec![1, 1, 1, 1];
         c.strides = vec![s, s];

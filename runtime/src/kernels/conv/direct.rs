@@ -136,8 +136,8 @@ unsafe fn row3x3<const FMA: bool>(
     let t: [*const f32; 9] = std::array::from_fn(|i| src[i / 3].offset(b + off[i % 3]));
     let dst = row[lo..hi].as_mut_ptr();
     #[cfg(target_arch = "x86_64")]
-    if sx == 1 && FMA && crate::kernels::sgemm::available() {
-        interior3x3_avx512(&t, &w, bias, dst, hi - lo);
+    if (sx == 1 || sx == 2) && FMA && crate::kernels::sgemm::available() {
+        interior3x3_avx512(&t, &w, bias, dst, hi - lo, sx);
         return true;
     }
     if sx == 1 {
@@ -164,10 +164,12 @@ unsafe fn row3x3<const FMA: bool>(
     true
 }
 
-/// The unit-stride interior of a 3x3 row, 16 outputs per step (the
-/// auto-vectorized loop above stays scalar: nine input pointers and the
-/// output may alias as far as the compiler knows). Same products and
-/// order as the portable loop's single chain: `bias + w0*x0 + ... + w8*x8`.
+/// The interior of a 3x3 row at stride 1 or 2, 16 outputs per step (the
+/// auto-vectorized loops above stay scalar: nine input pointers and the
+/// output may alias as far as the compiler knows, and stride 2 is a
+/// gather). Same products and order as the portable loops:
+/// `(bias + w0*x0 + .. + w3*x3) + w8*x8 + (w4*x4 + .. + w7*x7)`. Loads are
+/// masked to the inputs the outputs use.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn interior3x3_avx512(
@@ -176,28 +178,40 @@ unsafe fn interior3x3_avx512(
     bias: f32,
     dst: *mut f32,
     n: usize,
+    sx: usize,
 ) {
     use std::arch::x86_64::*;
+    let lanes = |k: usize| -> __mmask16 {
+        if k >= 16 {
+            0xffff
+        } else {
+            ((1u32 << k) - 1) as u16
+        }
+    };
+    let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let wv: [__m512; 9] = std::array::from_fn(|i| _mm512_set1_ps(w[i]));
     let b = _mm512_set1_ps(bias);
     let mut j = 0;
     while j < n {
-        let m: __mmask16 = if n - j >= 16 {
-            0xffff
-        } else {
-            ((1u32 << (n - j)) - 1) as u16
+        let cnt = (n - j).min(16);
+        let load = |p: *const f32| -> __m512 {
+            if sx == 1 {
+                _mm512_maskz_loadu_ps(lanes(cnt), p.add(j))
+            } else {
+                let need = 2 * cnt - 1;
+                let lo = _mm512_maskz_loadu_ps(lanes(need), p.add(2 * j));
+                let hi = _mm512_maskz_loadu_ps(lanes(need.saturating_sub(16)), p.add(2 * j + 16));
+                _mm512_permutex2var_ps(lo, evens, hi)
+            }
         };
         let mut a = b;
         let mut c = _mm512_setzero_ps();
         for i in 0..4 {
-            a = _mm512_fmadd_ps(wv[i], _mm512_maskz_loadu_ps(m, t[i].add(j)), a);
-            c = _mm512_fmadd_ps(wv[i + 4], _mm512_maskz_loadu_ps(m, t[i + 4].add(j)), c);
+            a = _mm512_fmadd_ps(wv[i], load(t[i]), a);
+            c = _mm512_fmadd_ps(wv[i + 4], load(t[i + 4]), c);
         }
-        let r = _mm512_add_ps(
-            _mm512_fmadd_ps(wv[8], _mm512_maskz_loadu_ps(m, t[8].add(j)), a),
-            c,
-        );
-        _mm512_mask_storeu_ps(dst.add(j), m, r);
+        let r = _mm512_add_ps(_mm512_fmadd_ps(wv[8], load(t[8]), a), c);
+        _mm512_mask_storeu_ps(dst.add(j), lanes(cnt), r);
         j += 16;
     }
 }
