@@ -83,6 +83,8 @@ fn main() {
         (128, 128, 512),
         (1, 128, 128),
         (128, 128, 128),
+        (197, 192, 192),
+        (197, 192, 768),
     ] {
         let (a, b) = (tensor(&[m, k]), tensor(&[k, n]));
         let kern = MatMulKernel::new(&ty(&[m, k]), &ty(&[k, n]), Some(&b), None).unwrap();
