@@ -8,7 +8,7 @@ use crate::tensor::Tensor;
 use std::fmt;
 
 /// An attribute value, untyped. Each op field converts to and from one of these.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum AttrValue {
     Int(i64),
     Float(f32),

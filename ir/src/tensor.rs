@@ -161,10 +161,16 @@ macro_rules! with_dtype {
 #[derive(Copy, Clone)]
 struct Line([u8; 64]);
 
-/// A 64-byte aligned, immutable byte buffer.
+/// Bytes owned elsewhere that a tensor may view without copying (a
+/// memory-mapped artifact's weights).
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// A 64-byte aligned, immutable byte buffer: owned lines, or a window of
+/// shared bytes (`ext`, offset).
 struct Storage {
     lines: Vec<Line>,
     len: usize,
+    ext: Option<(SharedBytes, usize)>,
 }
 
 impl Storage {
@@ -174,13 +180,20 @@ impl Storage {
         let mut lines = Vec::new();
         lines.try_reserve_exact(n).ok()?;
         lines.resize(n, Line([0; 64]));
-        Some(Storage { lines, len })
+        Some(Storage {
+            lines,
+            len,
+            ext: None,
+        })
     }
     fn zeroed(len: usize) -> Storage {
         Storage::try_zeroed(len).expect("allocation of a tensor the same size as an existing one")
     }
     fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice::<Line, u8>(self.lines_pod())[..self.len]
+        match &self.ext {
+            Some((owner, off)) => &(**owner).as_ref()[*off..*off + self.len],
+            None => &bytemuck::cast_slice::<Line, u8>(self.lines_pod())[..self.len],
+        }
     }
     fn bytes_mut(&mut self) -> &mut [u8] {
         let len = self.len;
@@ -258,6 +271,40 @@ impl Tensor {
         let mut t = Tensor::zeros(dtype, shape)?;
         t.bytes_mut().copy_from_slice(bytes);
         Ok(t)
+    }
+
+    /// A tensor viewing `len` bytes of `owner` at `offset` without copying
+    /// them (copied instead when they are not 64-byte aligned). Writing to
+    /// it copies first, as for any shared tensor.
+    pub fn from_shared(
+        dtype: DType,
+        shape: &[usize],
+        owner: SharedBytes,
+        offset: usize,
+    ) -> Result<Tensor, TensorError> {
+        let n = numel_of(shape)?;
+        let all = (*owner).as_ref();
+        let len = n.checked_mul(dtype.size());
+        let Some(bytes) = len.and_then(|l| all.get(offset..offset.checked_add(l)?)) else {
+            return Err(TensorError::Length {
+                shape: shape.to_vec(),
+                expected: n,
+                given: all.len().saturating_sub(offset) / dtype.size().max(1),
+            });
+        };
+        if !(bytes.as_ptr() as usize).is_multiple_of(64) {
+            return Tensor::from_bytes(dtype, shape, bytes);
+        }
+        let len = bytes.len();
+        Ok(Tensor {
+            dtype,
+            shape: shape.to_vec(),
+            data: Arc::new(Storage {
+                lines: Vec::new(),
+                len,
+                ext: Some((owner, offset)),
+            }),
+        })
     }
 
     /// A tensor from typed elements.
@@ -349,7 +396,7 @@ impl Tensor {
 
     /// Mutable bytes; copies the storage first if it is shared.
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        if Arc::get_mut(&mut self.data).is_none() {
+        if Arc::get_mut(&mut self.data).is_none() || self.data.ext.is_some() {
             let mut fresh = Storage::zeroed(self.data.len);
             fresh.bytes_mut().copy_from_slice(self.data.bytes());
             self.data = Arc::new(fresh);

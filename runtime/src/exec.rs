@@ -293,14 +293,34 @@ impl Model {
         }
         let arena_what = || ("arena".to_string(), String::new());
         let mut offsets = Vec::with_capacity(p.slots.len());
+        let mut slot_bytes = Vec::with_capacity(p.slots.len());
         let mut arena_bytes = 0usize;
         for s in &p.slots {
             let off = size(&s.offset, &arena_what)?;
+            let bytes = size(&s.bytes, &arena_what)?;
             let end = off
-                .checked_add(size(&s.bytes, &arena_what)?)
+                .checked_add(bytes)
                 .ok_or(RunError::Alloc { bytes: usize::MAX })?;
             offsets.push(off);
+            slot_bytes.push(bytes);
             arena_bytes = arena_bytes.max(end);
+        }
+        // A plan whose buffer outgrows its slot would let kernels write past
+        // it: refuse (compiled plans never do this; a crafted artifact might).
+        for (b, sh) in p.bufs.iter().zip(&shapes) {
+            if let (Loc::Arena(i), Some(sh)) = (&b.loc, sh) {
+                let need = sh
+                    .iter()
+                    .try_fold(b.ty.dtype.size(), |a, &d| a.checked_mul(d))
+                    .ok_or(RunError::Alloc { bytes: usize::MAX })?;
+                if slot_bytes.get(*i).is_none_or(|&have| need > have) {
+                    return Err(RunError::Shape {
+                        name: b.name.clone(),
+                        ty: b.ty.to_string(),
+                        msg: format!("needs {need} bytes, more than its arena slot {i} has"),
+                    });
+                }
+            }
         }
         Ok(Resolved {
             shapes,

@@ -109,6 +109,12 @@ pub trait Kernel: Send + Sync {
 pub trait RangeKernel: Send + Sync {
     fn describe(&self) -> String;
 
+    /// Check that operands of these shapes can run (and get ready for
+    /// them) before any `run_range` call with the same shapes.
+    fn prepare(&self, _ins: &[Arg], _outs: &[Arg]) -> Result<(), KernelError> {
+        Ok(())
+    }
+
     /// Compute output elements `[begin, end)` (row-major flat indices of
     /// the output shape) of every output, reading the matching (broadcast)
     /// input elements. Outputs may alias inputs exactly.

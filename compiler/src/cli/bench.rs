@@ -33,8 +33,8 @@ pub fn run(r: Request) -> Result<(), CliError> {
     let g = load_model(r.file)?;
     let import = t0.elapsed();
     verified(r.file, &g)?;
-    let env = inputs::bind_dims(&g, &r.dims)?;
-    let ins = inputs::make_inputs(&g, &env, r.seed)?;
+    let env = inputs::bind_dims(&inputs::graph_inputs(&g), &r.dims)?;
+    let ins = inputs::make_inputs(&inputs::graph_inputs(&g), &env, r.seed)?;
     let opts = CompileOptions {
         threads: r.threads,
         ..Default::default()

@@ -8,7 +8,7 @@
 //! [`MAX_ELEMENTS`] in total.
 
 use super::CliError;
-use ingot_ir::{DType, Dim, Graph, Tensor};
+use ingot_ir::{DType, Dim, Graph, Tensor, TensorType};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The most elements `ingot run` will generate over all inputs (256 MiB of
@@ -56,13 +56,31 @@ pub fn parse_dim(s: &str) -> Result<(String, i64), String> {
     Ok((name.to_string(), n))
 }
 
-/// Bind the dims given on the command line, checking each is used by an
-/// input of `g` and given once.
-pub fn bind_dims(g: &Graph, dims: &[(String, i64)]) -> Result<BTreeMap<String, i64>, CliError> {
-    let used: BTreeSet<String> = g
-        .inputs()
+/// A model's inputs: display name (`%x`) and type.
+pub type InputSig = Vec<(String, TensorType)>;
+
+/// The inputs of `g`.
+pub fn graph_inputs(g: &Graph) -> InputSig {
+    g.inputs()
         .iter()
-        .flat_map(|&v| g.ty(v).shape.iter().flat_map(Dim::vars))
+        .map(|&v| {
+            let name = g
+                .name_of(v)
+                .map_or_else(|| v.to_string(), |n| format!("%{n}"));
+            (name, g.ty(v).clone())
+        })
+        .collect()
+}
+
+/// Bind the dims given on the command line, checking each is used by an
+/// input and given once.
+pub fn bind_dims(
+    sig: &InputSig,
+    dims: &[(String, i64)],
+) -> Result<BTreeMap<String, i64>, CliError> {
+    let used: BTreeSet<String> = sig
+        .iter()
+        .flat_map(|(_, t)| t.shape.iter().flat_map(Dim::vars))
         .map(|s| s.to_string())
         .collect();
     let mut env = BTreeMap::new();
@@ -88,13 +106,12 @@ pub fn bind_dims(g: &Graph, dims: &[(String, i64)]) -> Result<BTreeMap<String, i
     Ok(env)
 }
 
-/// The concrete shape of input `i` under `env`.
-fn input_shape(g: &Graph, i: usize, env: &BTreeMap<String, i64>) -> Result<Vec<usize>, CliError> {
-    let v = g.inputs()[i];
-    let ty = g.ty(v);
-    let name = g
-        .name_of(v)
-        .map_or_else(|| v.to_string(), |n| format!("%{n}"));
+/// The concrete shape of input `name: ty` under `env`.
+fn input_shape(
+    name: &str,
+    ty: &TensorType,
+    env: &BTreeMap<String, i64>,
+) -> Result<Vec<usize>, CliError> {
     ty.shape
         .iter()
         .map(|d| {
@@ -122,12 +139,13 @@ fn input_shape(g: &Graph, i: usize, env: &BTreeMap<String, i64>) -> Result<Vec<u
 
 /// One random tensor per graph input, in order.
 pub fn make_inputs(
-    g: &Graph,
+    sig: &InputSig,
     env: &BTreeMap<String, i64>,
     seed: u64,
 ) -> Result<Vec<Tensor>, CliError> {
-    let shapes = (0..g.inputs().len())
-        .map(|i| input_shape(g, i, env))
+    let shapes = sig
+        .iter()
+        .map(|(name, ty)| input_shape(name, ty, env))
         .collect::<Result<Vec<_>, _>>()?;
     let total = shapes.iter().try_fold(0usize, |acc, s| {
         s.iter()
@@ -141,11 +159,10 @@ pub fn make_inputs(
         ));
     }
     let mut rng = Rng::new(seed);
-    g.inputs()
-        .iter()
+    sig.iter()
         .zip(&shapes)
-        .map(|(&v, shape)| {
-            let dtype = g.ty(v).dtype;
+        .map(|((_, ty), shape)| {
+            let dtype = ty.dtype;
             let n: usize = shape.iter().product();
             let t = match dtype {
                 DType::Bool => {
@@ -190,30 +207,30 @@ mod tests {
         assert!(parse_dim("batch=-1").is_err());
         assert!(parse_dim("=3").is_err());
         let g = graph();
-        let env = bind_dims(&g, &[("batch".into(), 2)]).unwrap();
-        let e = bind_dims(&g, &[("seq".into(), 2)]).unwrap_err();
+        let env = bind_dims(&graph_inputs(&g), &[("batch".into(), 2)]).unwrap();
+        let e = bind_dims(&graph_inputs(&g), &[("seq".into(), 2)]).unwrap_err();
         assert!(
             e.to_string().contains("`seq`") && e.to_string().contains("batch"),
             "{e}"
         );
-        let e = make_inputs(&g, &BTreeMap::new(), 0).unwrap_err();
+        let e = make_inputs(&graph_inputs(&g), &BTreeMap::new(), 0).unwrap_err();
         assert!(e.to_string().contains("--dim batch=N"), "{e}");
-        let ins = make_inputs(&g, &env, 7).unwrap();
+        let ins = make_inputs(&graph_inputs(&g), &env, 7).unwrap();
         assert_eq!(ins[0].shape(), &[2, 3]);
         assert_eq!(ins[1].shape(), &[3]);
         assert_eq!(ins[2].dtype(), DType::Bool);
         assert!(ins[0].to_f64s().iter().all(|&v| (-1.0..1.0).contains(&v)));
         assert!(ins[1].to_i64s().iter().all(|&v| (0..10).contains(&v)));
         // Deterministic per seed, different across seeds.
-        assert_eq!(ins, make_inputs(&g, &env, 7).unwrap());
-        assert_ne!(ins[0], make_inputs(&g, &env, 8).unwrap()[0]);
+        assert_eq!(ins, make_inputs(&graph_inputs(&g), &env, 7).unwrap());
+        assert_ne!(ins[0], make_inputs(&graph_inputs(&g), &env, 8).unwrap()[0]);
     }
 
     #[test]
     fn huge_dims_are_user_errors() {
         let g = graph();
-        let env = bind_dims(&g, &[("batch".into(), i64::MAX / 2)]).unwrap();
-        let e = make_inputs(&g, &env, 0).unwrap_err();
+        let env = bind_dims(&graph_inputs(&g), &[("batch".into(), i64::MAX / 2)]).unwrap();
+        let e = make_inputs(&graph_inputs(&g), &env, 0).unwrap_err();
         assert!(matches!(e, CliError::User { .. }), "{e}");
     }
 }

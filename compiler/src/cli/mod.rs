@@ -8,6 +8,7 @@
 //! are user errors too, so they also exit 1.
 
 mod bench;
+mod compile;
 mod inputs;
 mod irapi;
 mod optimize;
@@ -25,7 +26,7 @@ use std::process::ExitCode;
     name = "ingot",
     version,
     about = "Ingot: a static-graph ML compiler: ONNX or text IR in, optimized native CPU code out.",
-    after_help = "Examples:\n  ingot run examples/mlp.ir --dim batch=2\n  ingot print examples/mlp.ir\n  ingot verify examples/mlp.ir\n  ingot optimize examples/mlp.ir --stats"
+    after_help = "Examples:\n  ingot run examples/mlp.ir --dim batch=2\n  ingot compile examples/mlp.ir -o mlp.ingot && ingot run mlp.ingot --dim batch=2\n  ingot print examples/mlp.ir\n  ingot verify examples/mlp.ir\n  ingot optimize examples/mlp.ir --stats"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,7 +43,7 @@ enum Cmd {
         Inputs are random: floats in [-1, 1), integers in [0, 10), booleans fair."
     )]
     Run {
-        /// A text-format IR file.
+        /// A text-format IR file, an `.onnx` model, or an `.ingot` artifact.
         file: PathBuf,
         /// The value of a symbolic dim of the inputs, e.g. `--dim batch=2`
         /// (repeat for several).
@@ -61,6 +62,25 @@ enum Cmd {
         /// Worker threads for the CPU backend (0 = one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+    },
+    /// Compile a model (ONNX or text IR) into an `.ingot` artifact: the
+    /// plan, machine code for a named CPU level, and the weights, in one
+    /// file that `ingot run` (or any program linking ingot-runtime) loads
+    /// without compiling.
+    #[command(
+        after_help = "Example:\n  ingot compile model.onnx -o model.ingot\n  ingot run model.ingot\n\n\
+        --cpu x86-64-v3 (default) runs on AVX2+FMA CPUs (Haswell, Zen 1 and later);\n\
+        x86-64-v4 needs AVX-512; host targets exactly this machine."
+    )]
+    Compile {
+        /// An `.onnx` model or a text-format IR file.
+        file: PathBuf,
+        /// The artifact to write.
+        #[arg(short = 'o', long = "output", value_name = "OUT.ingot")]
+        out: PathBuf,
+        /// The CPU level the generated code targets.
+        #[arg(long, default_value = "x86-64-v3", value_parser = compile::parse_cpu)]
+        cpu: ingot_compiler::cpu::CpuLevel,
     },
     /// Parse a graph and print it back in the canonical text format.
     #[command(after_help = "Example:\n  ingot print examples/mlp.ir --inline-all")]
@@ -218,7 +238,28 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             show,
             backend,
             threads,
+        } if is_artifact(&file) => {
+            if backend != "cpu" {
+                return Err(CliError::user(
+                    format!("--backend {backend} does not apply to an artifact"),
+                    "an .ingot file holds compiled CPU code; run the source model with --backend interp",
+                ));
+            }
+            compile::run_artifact(&file, &dims, seed, show, threads)
+        }
+        Cmd::Run {
+            file,
+            dims,
+            seed,
+            show,
+            backend,
+            threads,
         } => run(&file, &dims, seed, show, &backend, threads),
+        Cmd::Compile { file, out, cpu } => compile::run(compile::Request {
+            file: &file,
+            out: &out,
+            cpu,
+        }),
         Cmd::Print { file, inline_all } => {
             let g = load(&file)?;
             print!("{}", with_newline(irapi::print(&g, inline_all)));
@@ -268,6 +309,17 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// An `.ingot` file (by extension, or by its magic bytes).
+fn is_artifact(path: &Path) -> bool {
+    if path.extension().is_some_and(|e| e == "ingot") {
+        return true;
+    }
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|_| head == ingot_runtime::artifact::MAGIC)
+}
+
 fn with_newline(mut s: String) -> String {
     if !s.ends_with('\n') {
         s.push('\n');
@@ -312,8 +364,8 @@ fn run(
 ) -> Result<(), CliError> {
     let g = optimize::load_model(path)?;
     verified(path, &g)?;
-    let env = inputs::bind_dims(&g, dims)?;
-    let ins = inputs::make_inputs(&g, &env, seed)?;
+    let env = inputs::bind_dims(&inputs::graph_inputs(&g), dims)?;
+    let ins = inputs::make_inputs(&inputs::graph_inputs(&g), &env, seed)?;
     for (i, (&v, t)) in g.inputs().iter().zip(&ins).enumerate() {
         let label = format!("input {i}{}", value_label(&g, v));
         print!("{}", report::describe(&label, g.ty(v), t, show));

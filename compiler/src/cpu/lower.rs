@@ -1,4 +1,4 @@
-//! Lowering an optimized, memory-planned graph to a runtime [`Program`].
+//! Lowering an optimized, memory-planned graph to a [`ProgramSpec`].
 //!
 //! Every value becomes a buffer: graph inputs and constants keep their
 //! storage, planned values get their arena slot, unsized (`?`) values are
@@ -8,10 +8,11 @@
 //! with a dynamic result always falls back: native kernels write
 //! preallocated buffers.
 
+use super::jit::Sink;
 use super::select::{select, Selected};
 use ingot_ir::{Graph, Op, Value};
 use ingot_passes::memory_plan::MemoryPlan;
-use ingot_runtime::{ArenaSlot, BufInfo, Loc, Program, Step, StepKind};
+use ingot_runtime::spec::{BufSpec, KernelSpec, LocSpec, ProgramSpec, StepSpec};
 use std::collections::HashMap;
 
 /// How the steps were lowered, for reports.
@@ -25,49 +26,81 @@ pub struct LowerStats {
     pub rejected: Vec<String>,
 }
 
-/// Build the program for `g` (already optimized) with `plan` (from
-/// `plan_memory_partial(g)`). `native = false` lowers every step to the
-/// interpreter (for bisecting a backend bug).
-pub fn lower(g: &Graph, plan: &MemoryPlan, native: bool) -> Result<(Program, LowerStats), String> {
-    let mut bufs: Vec<BufInfo> = vec![];
+impl LowerStats {
+    /// Count a native step that turned into an interpreter step when its
+    /// kernel was built.
+    pub fn demote(&mut self, op: &str, why: String) {
+        self.native -= 1;
+        self.rejected.push(why);
+        match self.fallback.iter_mut().find(|(o, _)| o == op) {
+            Some((_, c)) => *c += 1,
+            None => self.fallback.push((op.to_string(), 1)),
+        }
+        self.fallback
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    }
+}
+
+/// A lowered graph.
+pub struct Lowered {
+    pub spec: ProgramSpec,
+    /// Per step: the interpreter form of its node (op and operand buffers),
+    /// for when its kernel refuses to build.
+    pub fallbacks: Vec<(Op, Vec<usize>)>,
+    pub stats: LowerStats,
+}
+
+/// Lower `g` (already optimized) with `plan` (from
+/// `plan_memory_partial(g)`), compiling generated code into `sink`.
+/// `native = false` lowers every step to the interpreter (for bisecting a
+/// backend bug).
+pub fn lower(
+    g: &Graph,
+    plan: &MemoryPlan,
+    native: bool,
+    sink: &mut Sink,
+) -> Result<Lowered, String> {
+    let mut bufs: Vec<BufSpec> = vec![];
     let mut index: HashMap<Value, usize> = HashMap::new();
     let name = |v: Value| g.name_of(v).map_or_else(|| v.to_string(), str::to_string);
-    let mut add = |v: Value, loc: Loc, bufs: &mut Vec<BufInfo>| {
+    let mut add = |v: Value, loc: LocSpec, bufs: &mut Vec<BufSpec>| {
         index.insert(v, bufs.len());
-        bufs.push(BufInfo {
+        bufs.push(BufSpec {
             ty: g.ty(v).clone(),
             loc,
             name: name(v),
         });
     };
     for (i, &v) in g.inputs().iter().enumerate() {
-        add(v, Loc::Input(i), &mut bufs);
+        add(v, LocSpec::Input(i), &mut bufs);
     }
     let mut consts = vec![];
     for &n in g.order() {
         if let Op::Const { value } = &g.node(n).op {
-            add(g.node(n).outputs[0], Loc::Const(consts.len()), &mut bufs);
+            add(
+                g.node(n).outputs[0],
+                LocSpec::Const(consts.len()),
+                &mut bufs,
+            );
             consts.push(value.clone());
         }
     }
     for b in &plan.buffers {
-        add(b.value, Loc::Arena(b.slot), &mut bufs);
+        add(b.value, LocSpec::Arena(b.slot), &mut bufs);
     }
     for &v in &plan.dynamic {
-        add(v, Loc::Dynamic, &mut bufs);
+        add(v, LocSpec::Dynamic, &mut bufs);
     }
     let slots = plan
         .slots
         .iter()
-        .map(|s| ArenaSlot {
-            offset: s.offset.clone(),
-            bytes: s.bytes.clone(),
-        })
+        .map(|s| (s.offset.clone(), s.bytes.clone()))
         .collect();
 
     let mut stats = LowerStats::default();
     let mut fallback: HashMap<&'static str, usize> = HashMap::new();
     let mut steps = vec![];
+    let mut fallbacks = vec![];
     let users = g.users();
     for &n in g.order() {
         let nd = g.node(n);
@@ -93,33 +126,38 @@ pub fn lower(g: &Graph, plan: &MemoryPlan, native: bool) -> Result<(Program, Low
                 .map(|l| format!(" at {l:?}"))
                 .unwrap_or_default()
         );
-        let sized = outs.iter().all(|&b| bufs[b].loc != Loc::Dynamic);
+        let sized = outs.iter().all(|&b| bufs[b].loc != LocSpec::Dynamic);
         let chosen = if native && sized {
-            select(g, n, &users)
+            select(g, n, &users, sink)
         } else {
             Selected::None
         };
-        let mut operands = nd.inputs.clone();
+        let node_ins = nd
+            .inputs
+            .iter()
+            .map(lookup)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut ins = node_ins.clone();
         let kind = match chosen {
-            Selected::Kernel(k, ins) => {
+            Selected::Spec(k, operands) => {
                 stats.native += 1;
-                if let Some(ins) = ins {
-                    operands = ins;
+                if let Some(operands) = operands {
+                    ins = operands.iter().map(lookup).collect::<Result<Vec<_>, _>>()?;
                 }
-                StepKind::Native(k)
+                *k
             }
             Selected::Rejected(why) => {
                 stats.rejected.push(format!("{label}: {why}"));
                 *fallback.entry(nd.op.name()).or_default() += 1;
-                StepKind::Fallback(nd.op.clone())
+                KernelSpec::Fallback(nd.op.clone())
             }
             Selected::None => {
                 *fallback.entry(nd.op.name()).or_default() += 1;
-                StepKind::Fallback(nd.op.clone())
+                KernelSpec::Fallback(nd.op.clone())
             }
         };
-        let ins = operands.iter().map(lookup).collect::<Result<Vec<_>, _>>()?;
-        steps.push(Step {
+        fallbacks.push((nd.op.clone(), node_ins));
+        steps.push(StepSpec {
             kind,
             ins,
             outs,
@@ -143,7 +181,7 @@ pub fn lower(g: &Graph, plan: &MemoryPlan, native: bool) -> Result<(Program, Low
         .collect();
     fb.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     stats.fallback = fb;
-    let program = Program {
+    let spec = ProgramSpec {
         name: g.name.clone(),
         inputs: (0..g.inputs().len()).collect(),
         outputs,
@@ -152,5 +190,9 @@ pub fn lower(g: &Graph, plan: &MemoryPlan, native: bool) -> Result<(Program, Low
         slots,
         steps,
     };
-    Ok((program, stats))
+    Ok(Lowered {
+        spec,
+        fallbacks,
+        stats,
+    })
 }

@@ -15,7 +15,6 @@
 //! [`CompiledModel`] is `Send + Sync`; concurrent `run`s each take their own
 //! arena.
 
-mod contract;
 mod fused;
 pub mod jit;
 pub mod lower;
@@ -26,7 +25,9 @@ use ingot_ir::{Graph, Tensor};
 use ingot_passes::memory_plan::plan_memory_partial;
 use ingot_passes::pipeline::{optimize, PipelineOptions, PipelineReport};
 use ingot_passes::PassError;
+use ingot_runtime::spec::{build_program_lenient, ProgramSpec};
 use ingot_runtime::{Model, RunError};
+pub use jit::CpuLevel;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,12 @@ pub struct CompileOptions {
     pub native: bool,
     /// Dumps and `stop_after` for the pipeline.
     pub pipeline: PipelineOptions,
+    /// The CPU level generated code targets (`Host` for in-memory use; a
+    /// named level for artifacts that travel).
+    pub cpu: CpuLevel,
+    /// Also generate code for the access patterns a run may meet besides
+    /// the predicted ones (artifacts cannot generate code when they run).
+    pub aot: bool,
 }
 
 impl Default for CompileOptions {
@@ -53,6 +60,8 @@ impl Default for CompileOptions {
             optimize: true,
             native: true,
             pipeline: PipelineOptions::default(),
+            cpu: CpuLevel::Host,
+            aot: false,
         }
     }
 }
@@ -90,6 +99,15 @@ pub struct CompiledModel {
     model: Model,
     graph: Graph,
     report: CompileReport,
+    parts: Parts,
+}
+
+/// What an artifact of this model stores.
+pub struct Parts {
+    pub cpu: CpuLevel,
+    pub spec: ProgramSpec,
+    pub consts: Vec<Tensor>,
+    pub code: Vec<Vec<u8>>,
 }
 
 impl CompiledModel {
@@ -116,6 +134,11 @@ impl CompiledModel {
 
     pub fn runtime(&self) -> &Model {
         &self.model
+    }
+
+    /// The plan, constants and machine code (what `crate::artifact` writes).
+    pub fn parts(&self) -> &Parts {
+        &self.parts
     }
 }
 
@@ -148,7 +171,17 @@ fn compile_into(
     let t1 = Instant::now();
     let plan = plan_memory_partial(&g);
     let t2 = Instant::now();
-    let (program, stats) = lower::lower(&g, &plan, opts.native).map_err(CompileError::Lower)?;
+    let mut sink =
+        jit::Sink::new(opts.cpu, opts.aot).map_err(|e| CompileError::Lower(e.to_string()))?;
+    let lowered = lower::lower(&g, &plan, opts.native, &mut sink).map_err(CompileError::Lower)?;
+    let (mut spec, fallbacks, mut stats) = (lowered.spec, lowered.fallbacks, lowered.stats);
+    let (code, blobs) = sink.finish().map_err(CompileError::Lower)?;
+    let consts = std::mem::take(&mut spec.consts);
+    let (program, refused) = build_program_lenient(&mut spec, consts.clone(), &code, &fallbacks)
+        .map_err(CompileError::Lower)?;
+    for (i, why) in refused {
+        stats.demote(fallbacks[i].0.name(), why);
+    }
     let model = Model::new(program, opts.threads).map_err(CompileError::Lower)?;
     let t3 = Instant::now();
     report.passes = t1 - t0;
@@ -159,6 +192,12 @@ fn compile_into(
         model,
         graph: g,
         report: std::mem::take(report),
+        parts: Parts {
+            cpu: opts.cpu,
+            spec,
+            consts,
+            code: blobs,
+        },
     })
 }
 

@@ -17,3 +17,69 @@ pub mod reduce;
 mod sgemm;
 
 pub use pack::Epilogue;
+
+use crate::kernel::Kernel;
+use conv::ConvKernel;
+use gemm_op::GemmKernel;
+use ingot_ir::{Op, Tensor, TensorType};
+use matmul::MatMulKernel;
+use pool::PoolKernel;
+
+/// The kernel for contraction/pool `op` with operand types and constant
+/// values, or `None` if `op` is neither. Weights must be constants (they
+/// are packed here, once); a runtime B operand is supported for MatMul and
+/// Gemm only.
+pub fn contraction_kernel(
+    op: &Op,
+    in_types: &[TensorType],
+    consts: &[Option<Tensor>],
+    n_outputs: usize,
+    epilogue: Option<Epilogue>,
+) -> Option<Result<Box<dyn Kernel>, String>> {
+    let ours = matches!(
+        op,
+        Op::MatMul
+            | Op::Gemm { .. }
+            | Op::Conv { .. }
+            | Op::ConvTranspose { .. }
+            | Op::MaxPool { .. }
+            | Op::AveragePool { .. }
+            | Op::GlobalAveragePool
+            | Op::GlobalMaxPool
+    );
+    if !ours {
+        return None;
+    }
+    let c = |i: usize| consts.get(i).and_then(|t| t.as_ref());
+    let ty = |i: usize| {
+        in_types
+            .get(i)
+            .ok_or_else(|| format!("{}: operand {i} missing", op.name()))
+    };
+    let r: Result<Box<dyn Kernel>, String> = (|| match op {
+        Op::MatMul => MatMulKernel::new(ty(0)?, ty(1)?, c(1), epilogue)
+            .map(|k| Box::new(k) as Box<dyn Kernel>)
+            .map_err(|e| e.0),
+        Op::Gemm { .. } => {
+            GemmKernel::new(op, ty(0)?, ty(1)?, in_types.get(2), c(1), c(2), epilogue)
+                .map(|k| Box::new(k) as Box<dyn Kernel>)
+                .map_err(|e| e.0)
+        }
+        Op::Conv { .. } | Op::ConvTranspose { .. } => match c(1) {
+            None => Err(format!("{}: the weight is not a constant", op.name())),
+            Some(_) if in_types.len() > 2 && c(2).is_none() => {
+                Err(format!("{}: the bias is not a constant", op.name()))
+            }
+            Some(w) => ConvKernel::new(op, ty(0)?, w, c(2), epilogue)
+                .map(|k| Box::new(k) as Box<dyn Kernel>)
+                .map_err(|e| e.0),
+        },
+        Op::MaxPool { .. } | Op::AveragePool { .. } | Op::GlobalAveragePool | Op::GlobalMaxPool => {
+            PoolKernel::new(op, ty(0)?, n_outputs > 1)
+                .map(|k| Box::new(k) as Box<dyn Kernel>)
+                .map_err(|e| e.0)
+        }
+        _ => unreachable!("checked above"),
+    })();
+    Some(r)
+}

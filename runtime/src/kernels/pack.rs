@@ -50,6 +50,7 @@ impl Epilogue {
             })?;
             args.push(*a);
         }
+        self.kernel.prepare(&args, std::slice::from_ref(&out))?;
         Ok(Bound {
             kernel: self.kernel.clone(),
             ins: args,

@@ -12,12 +12,13 @@
 //! read before its outputs are written, so an output may alias an input
 //! exactly. Programs with integer values run the scalar loop only.
 
-use super::code::{host_isa, kernel_signature, Code};
+use super::code::{compile_func, kernel_signature, Features};
 use super::emit::{bits, mem, Emitter, W};
 use super::prog::{Prog, Ty, E};
 use super::JitError;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Function, InstBuilder, Value};
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
 /// Operand pointers and strides as loop variables.
@@ -103,10 +104,14 @@ pub(crate) fn load_ptrs(
 }
 
 /// Build the elementwise function for `prog` with input pattern `contig`.
-pub(crate) fn compile(prog: &Prog, contig: &[bool]) -> Result<Code, JitError> {
-    let (isa, feat) = host_isa()?;
+pub(crate) fn compile(
+    prog: &Prog,
+    contig: &[bool],
+    isa: &OwnedTargetIsa,
+    feat: Features,
+) -> Result<Vec<u8>, JitError> {
     let mut func = Function::new();
-    func.signature = kernel_signature(&isa);
+    func.signature = kernel_signature(isa);
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
     let nin = prog.inputs.len();
@@ -231,7 +236,7 @@ pub(crate) fn compile(prog: &Prog, contig: &[bool]) -> Result<Code, JitError> {
     e.b.ins().return_(&[]);
     e.b.seal_all_blocks();
     b.finalize(isa.frontend_config());
-    Code::compile(isa, func)
+    compile_func(isa, func)
 }
 
 /// Evaluate the program for the elements at `i + lane` (lane offset in

@@ -23,7 +23,7 @@
 //! reassociated (16 partial sums, then lanes, then the tail); max/min
 //! propagate NaN like `reduce_max`.
 
-use super::code::{host_isa, kernel_signature, Code};
+use super::code::{compile_func, kernel_signature, Features};
 use super::emit::{Emitter, W};
 use super::ew_gen::{load, load_ptrs, store, Ptrs};
 use super::prog::{Bin, Prog, Red, Reg, Ty, E};
@@ -31,19 +31,10 @@ use super::reduce_plan::{in_loop, plan, spills, Plan, Spill};
 use super::JitError;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Function, InstBuilder, Value};
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
-/// The per-row access pattern a function is compiled for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Pattern {
-    /// Per input: contiguous within the row (else one element per row).
-    pub contig: Vec<bool>,
-    /// Per output: a full row (else one element per row).
-    pub full: Vec<bool>,
-    /// Full outputs may hold intermediate values between passes (no output
-    /// overlaps an input).
-    pub spill: bool,
-}
+pub(crate) use ingot_runtime::jit::Pattern;
 
 /// Row values at both widths, by register.
 struct RowVals {
@@ -307,10 +298,14 @@ impl Gen<'_> {
 }
 
 /// Build the row-reduction function for `prog` with pattern `pat`.
-pub(crate) fn compile(prog: &Prog, pat: &Pattern) -> Result<Code, JitError> {
-    let (isa, feat) = host_isa()?;
+pub(crate) fn compile(
+    prog: &Prog,
+    pat: &Pattern,
+    isa: &OwnedTargetIsa,
+    feat: Features,
+) -> Result<Vec<u8>, JitError> {
     let mut func = Function::new();
-    func.signature = kernel_signature(&isa);
+    func.signature = kernel_signature(isa);
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
     let nin = prog.inputs.len();
@@ -421,5 +416,5 @@ pub(crate) fn compile(prog: &Prog, pat: &Pattern) -> Result<Code, JitError> {
     e.b.ins().return_(&[]);
     e.b.seal_all_blocks();
     b.finalize(isa.frontend_config());
-    Code::compile(isa, func)
+    compile_func(isa, func)
 }

@@ -20,14 +20,7 @@ use super::prog::{Bin, Lowerer, Prog, Red, Reg, Ty, Un, E};
 use super::JitError;
 use ingot_ir::{Dim, Graph, Op, Value};
 
-/// Which shape an operand broadcasts against.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Space {
-    /// Rank r: S itself or R (per-row, trailing axes 1).
-    Row,
-    /// Rank k: R' (per-row, reduced axes removed).
-    Dropped,
-}
+pub(crate) use ingot_runtime::jit::Space;
 
 /// A lowered reduce body.
 #[derive(Clone, Debug)]

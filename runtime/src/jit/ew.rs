@@ -12,12 +12,10 @@
 //! on first use (once each). Work splits across rayon for outputs of
 //! ≥ [`PAR_MIN`] elements when `cx.threads > 1`.
 
-use super::code::Code;
-use super::ew_gen;
-use super::prog::{Prog, Ty};
-use super::JitError;
-use ingot_ir::{Dim, Graph};
-use ingot_runtime::{Arg, Ctx, Kernel, KernelError, RangeKernel};
+use super::{CodeGen, EwSpec};
+use crate::code::{CodeFn, CodeImage};
+use crate::kernel::{Arg, Ctx, Kernel, KernelError, RangeKernel};
+use ingot_ir::DType;
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -28,10 +26,10 @@ pub const PAR_MIN: usize = 1 << 14;
 
 /// A compiled `fused {kind="elementwise"}` body.
 pub struct ElementwiseKernel {
-    prog: Prog,
-    ops: usize,
-    primary: (Vec<bool>, Code),
-    others: Mutex<Vec<(Vec<bool>, Arc<Code>)>>,
+    spec: EwSpec,
+    primary: (Vec<bool>, CodeFn),
+    others: Mutex<Vec<(Vec<bool>, CodeFn)>>,
+    gen: Option<Arc<dyn CodeGen>>,
     /// The last operand shapes `run_range` saw, with their layout and code:
     /// an epilogue is called once per tile row with the same shapes, and
     /// recomputing the layout each time cost ~15% of MobileNetV2.
@@ -42,7 +40,7 @@ pub struct ElementwiseKernel {
 struct Resolved {
     shapes: Vec<Vec<usize>>,
     layout: Layout,
-    code: Option<Arc<Code>>,
+    code: Option<CodeFn>,
 }
 
 /// The operands' layout for one run: merged axes and per-operand element
@@ -55,20 +53,46 @@ struct Layout {
 }
 
 impl ElementwiseKernel {
-    pub(crate) fn new(body: &Graph, prog: Prog) -> Result<ElementwiseKernel, JitError> {
-        let contig = predict(body, &prog);
-        let code = ew_gen::compile(&prog, &contig)?;
+    /// The kernel for `spec`, whose functions are in `code`; `gen`
+    /// compiles patterns met at run time that `spec` lacks.
+    pub fn new(
+        spec: EwSpec,
+        code: &Arc<CodeImage>,
+        gen: Option<Arc<dyn CodeGen>>,
+    ) -> Result<ElementwiseKernel, String> {
+        let mut fns = vec![];
+        for (pat, i) in &spec.variants {
+            if pat.len() != spec.inputs.len() {
+                return Err(format!(
+                    "elementwise pattern {pat:?} does not fit {} inputs",
+                    spec.inputs.len()
+                ));
+            }
+            let f = code
+                .func(*i)
+                .ok_or_else(|| format!("elementwise kernel: no function {i} in the code"))?;
+            fns.push((pat.clone(), f));
+        }
+        if spec.outputs.is_empty() {
+            return Err("elementwise kernel without outputs".into());
+        }
+        let mut fns = fns.into_iter();
+        let primary = fns.next().ok_or("elementwise kernel without code")?;
         Ok(ElementwiseKernel {
-            ops: body.order().len(),
-            prog,
-            primary: (contig, code),
-            others: Mutex::new(vec![]),
+            primary,
+            others: Mutex::new(fns.collect()),
+            gen,
+            spec,
             last: RwLock::new(None),
         })
     }
 
+    pub fn spec(&self) -> &EwSpec {
+        &self.spec
+    }
+
     fn layout(&self, ins: &[Arg], outs: &[Arg]) -> Result<Layout, KernelError> {
-        let p = &self.prog;
+        let p = &self.spec;
         if ins.len() != p.inputs.len() || outs.len() != p.outputs.len() {
             return Err(KernelError(format!(
                 "jit elementwise: expected {} input(s) and {} output(s), got {} and {}",
@@ -96,7 +120,7 @@ impl ElementwiseKernel {
             })?);
             sizes.push(t.size());
         }
-        for (j, (a, t)) in outs.iter().zip(p.out_tys()).enumerate() {
+        for (j, (a, &t)) in outs.iter().zip(&p.outputs).enumerate() {
             check_dtype(a, t, "output", j)?;
             if a.shape != shape {
                 return Err(KernelError(format!(
@@ -125,9 +149,9 @@ impl ElementwiseKernel {
         })
     }
 
-    fn code(&self, contig: &[bool]) -> Result<Option<Arc<Code>>, KernelError> {
+    fn code(&self, contig: &[bool]) -> Result<Option<CodeFn>, KernelError> {
         let relevant = |a: &[bool], b: &[bool]| {
-            (0..a.len()).all(|k| self.prog.inputs[k].is_none() || a[k] == b[k])
+            (0..a.len()).all(|k| self.spec.inputs[k].is_none() || a[k] == b[k])
         };
         if relevant(contig, &self.primary.0) {
             return Ok(None);
@@ -136,8 +160,18 @@ impl ElementwiseKernel {
         if let Some((_, c)) = others.iter().find(|(p, _)| relevant(p, contig)) {
             return Ok(Some(c.clone()));
         }
-        let c =
-            Arc::new(ew_gen::compile(&self.prog, contig).map_err(|e| KernelError(e.to_string()))?);
+        let Some(gen) = &self.gen else {
+            return Err(KernelError(format!(
+                "jit elementwise: no code for access pattern {contig:?} (contiguous inputs) in \
+                 this artifact; these shapes need a recompile"
+            )));
+        };
+        let bytes = gen
+            .elementwise(self.spec.gen_id, contig)
+            .map_err(KernelError)?;
+        // SAFETY: the code generator's output has the kernel ABI and no
+        // external references (its contract).
+        let c = unsafe { CodeFn::single(&bytes) }.map_err(KernelError)?;
         others.push((contig.to_vec(), c.clone()));
         Ok(Some(c))
     }
@@ -151,7 +185,7 @@ impl ElementwiseKernel {
         ins: &[Arg],
         outs: &[Arg],
         l: &Layout,
-        code: &Code,
+        code: &CodeFn,
         begin: usize,
         end: usize,
     ) {
@@ -215,7 +249,7 @@ impl ElementwiseKernel {
         }
         let l = self.layout(ins, outs)?;
         let extra = self.code(&l.contig)?;
-        let code = extra.as_deref().unwrap_or(&self.primary.1);
+        let code = extra.as_ref().unwrap_or(&self.primary.1);
         if cx.threads > 1 && numel >= PAR_MIN {
             let chunks = (cx.threads * 4).min(numel / 4096).max(1);
             let per = numel.div_ceil(chunks).next_multiple_of(64);
@@ -231,12 +265,11 @@ impl ElementwiseKernel {
     }
 }
 
-fn check_dtype(a: &Arg, t: Ty, what: &str, k: usize) -> Result<(), KernelError> {
-    if a.dtype != t.dtype() {
+fn check_dtype(a: &Arg, t: DType, what: &str, k: usize) -> Result<(), KernelError> {
+    if a.dtype != t {
         return Err(KernelError(format!(
-            "jit elementwise: {what} {k} is {}, compiled for {}",
+            "jit elementwise: {what} {k} is {}, compiled for {t}",
             a.dtype,
-            t.dtype()
         )));
     }
     Ok(())
@@ -262,34 +295,9 @@ fn broadcast_strides(shape: &[usize], out: &[usize]) -> Option<Vec<usize>> {
     Some(st)
 }
 
-/// The contiguous/splat pattern the body's types imply for the innermost
-/// merged axis: an input is splat when its dim on the innermost non-1
-/// output axis is 1 (or missing).
-fn predict(body: &Graph, prog: &Prog) -> Vec<bool> {
-    let out = body
-        .outputs()
-        .first()
-        .map(|&v| body.ty(v).shape.clone())
-        .unwrap_or_default();
-    let inner = out.iter().rposition(|d| *d != Dim::Known(1));
-    body.inputs()
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| {
-            let (Some(a), Some(_)) = (inner, prog.inputs[k]) else {
-                return true;
-            };
-            let s = &body.ty(v).shape;
-            let off = out.len() as isize - s.len() as isize;
-            let ia = a as isize - off;
-            ia >= 0 && s[ia as usize] != Dim::Known(1)
-        })
-        .collect()
-}
-
 impl Kernel for ElementwiseKernel {
     fn describe(&self) -> String {
-        format!("jit elementwise ({} ops)", self.ops)
+        format!("jit elementwise ({} ops)", self.spec.ops)
     }
 
     unsafe fn run(&self, ins: &[Arg], outs: &[Arg], cx: &Ctx) -> Result<(), KernelError> {
@@ -297,17 +305,10 @@ impl Kernel for ElementwiseKernel {
     }
 }
 
-impl RangeKernel for ElementwiseKernel {
-    fn describe(&self) -> String {
-        Kernel::describe(self)
-    }
-
-    /// Panics if the operands do not match the compiled body (an executor
-    /// bug: `run` reports the same mismatch as an error).
-    unsafe fn run_range(&self, ins: &[Arg], outs: &[Arg], begin: usize, end: usize) {
-        if begin >= end {
-            return;
-        }
+impl ElementwiseKernel {
+    /// The layout and code for these operand shapes (cached: an epilogue
+    /// sees the same shapes on every tile).
+    fn resolve(&self, ins: &[Arg], outs: &[Arg]) -> Result<Arc<Resolved>, KernelError> {
         let same = |r: &Resolved| {
             r.shapes.len() == ins.len() + outs.len()
                 && ins
@@ -323,24 +324,42 @@ impl RangeKernel for ElementwiseKernel {
             .as_ref()
             .filter(|r| same(r))
             .cloned();
-        let r = match cached {
-            Some(r) => r,
-            None => {
-                let layout = self
-                    .layout(ins, outs)
-                    .unwrap_or_else(|e| panic!("run_range: {e}"));
-                let code = self.code(&layout.contig).unwrap_or_else(|e| panic!("{e}"));
-                let shapes = ins.iter().chain(outs).map(|a| a.shape.to_vec()).collect();
-                let r = Arc::new(Resolved {
-                    shapes,
-                    layout,
-                    code,
-                });
-                *self.last.write().unwrap_or_else(|e| e.into_inner()) = Some(r.clone());
-                r
-            }
-        };
-        let code = r.code.as_deref().unwrap_or(&self.primary.1);
+        if let Some(r) = cached {
+            return Ok(r);
+        }
+        let layout = self.layout(ins, outs)?;
+        let code = self.code(&layout.contig)?;
+        let shapes = ins.iter().chain(outs).map(|a| a.shape.to_vec()).collect();
+        let r = Arc::new(Resolved {
+            shapes,
+            layout,
+            code,
+        });
+        *self.last.write().unwrap_or_else(|e| e.into_inner()) = Some(r.clone());
+        Ok(r)
+    }
+}
+
+impl RangeKernel for ElementwiseKernel {
+    fn describe(&self) -> String {
+        Kernel::describe(self)
+    }
+
+    fn prepare(&self, ins: &[Arg], outs: &[Arg]) -> Result<(), KernelError> {
+        self.resolve(ins, outs).map(|_| ())
+    }
+
+    /// Panics if the operands do not match the compiled body: `prepare`,
+    /// which callers run first with the same shapes, reports that as an
+    /// error.
+    unsafe fn run_range(&self, ins: &[Arg], outs: &[Arg], begin: usize, end: usize) {
+        if begin >= end {
+            return;
+        }
+        let r = self
+            .resolve(ins, outs)
+            .unwrap_or_else(|e| panic!("run_range without a successful prepare: {e}"));
+        let code = r.code.as_ref().unwrap_or(&self.primary.1);
         self.range(ins, outs, &r.layout, code, begin, end);
     }
 }
@@ -349,7 +368,7 @@ impl RangeKernel for ElementwiseKernel {
 /// every operand's element strides (`full[k][axis]`) stay linear across
 /// the pair; returns the merged dims and each operand's strides over them
 /// (one stride-0 axis of size 1 when nothing is left).
-pub(crate) fn merge_axes(
+pub fn merge_axes(
     shape: &[usize],
     full: &[Vec<usize>],
     axes: Vec<usize>,

@@ -21,22 +21,20 @@
 //! to 4096 stay within `|a-b| <= 1e-5·max(1,|b|)` on inputs of moderate
 //! spread (tested). Max/min, and everything else, are exact.
 
-use super::code::Code;
 use super::ew::merge_axes;
-use super::reduce_gen::{self, Pattern};
-use super::reduce_lower::{ReduceProg, Space};
-use super::PAR_MIN;
-use ingot_ir::{Dim, Graph};
-use ingot_runtime::{Arg, Ctx, Kernel, KernelError};
+use super::{CodeGen, Pattern, ReduceSpec, Space, PAR_MIN};
+use crate::code::{CodeFn, CodeImage};
+use crate::kernel::{Arg, Ctx, Kernel, KernelError};
+use ingot_ir::Dim;
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
 /// A compiled `fused {kind="reduce"}` body.
 pub struct ReduceKernel {
-    rp: ReduceProg,
-    ops: usize,
-    primary: (Pattern, Code),
-    others: Mutex<Vec<(Pattern, Arc<Code>)>>,
+    rp: ReduceSpec,
+    primary: (Pattern, CodeFn),
+    others: Mutex<Vec<(Pattern, CodeFn)>>,
+    gen: Option<Arc<dyn CodeGen>>,
 }
 
 /// One run's geometry: merged outer dims, per-operand outer strides
@@ -59,13 +57,12 @@ unsafe impl Sync for Layout {}
 
 /// Whether an output's bytes overlap a used input's (then no output may
 /// hold intermediate values before the last pass).
-fn overlap(ins: &[Arg], outs: &[Arg], p: &super::prog::Prog) -> bool {
+fn overlap(ins: &[Arg], outs: &[Arg], p: &ReduceSpec) -> bool {
     let span = |a: &Arg, size: usize| {
         let b = a.ptr as usize;
         (b, b + a.shape.iter().product::<usize>() * size)
     };
-    let tys = p.out_tys();
-    outs.iter().zip(&tys).any(|(o, t)| {
+    outs.iter().zip(&p.outputs).any(|(o, t)| {
         let (ob, oe) = span(o, t.size());
         ins.iter().zip(&p.inputs).any(|(i, t)| {
             t.is_some_and(|t| {
@@ -102,15 +99,48 @@ fn aligned(shape: &[usize], rank: usize, pad: usize) -> Option<Vec<usize>> {
 }
 
 impl ReduceKernel {
-    pub(crate) fn new(body: &Graph, rp: ReduceProg) -> Result<ReduceKernel, super::JitError> {
-        let pat = predict(body, &rp);
-        let code = reduce_gen::compile(&rp.prog, &pat)?;
+    /// The kernel for `spec`, whose functions are in `code`; `gen`
+    /// compiles patterns met at run time that `spec` lacks.
+    pub fn new(
+        spec: ReduceSpec,
+        code: &Arc<CodeImage>,
+        gen: Option<Arc<dyn CodeGen>>,
+    ) -> Result<ReduceKernel, String> {
+        let (r, k) = (spec.s.len(), spec.k);
+        if k > r
+            || spec.in_space.len() != spec.inputs.len()
+            || spec.out_space.len() != spec.outputs.len()
+        {
+            return Err(format!(
+                "reduce kernel: inconsistent spec (k={k}, rank {r}, {} inputs / {} spaces, {} outputs / {} spaces)",
+                spec.inputs.len(),
+                spec.in_space.len(),
+                spec.outputs.len(),
+                spec.out_space.len()
+            ));
+        }
+        let mut fns = vec![];
+        for (pat, i) in &spec.variants {
+            if pat.contig.len() != spec.inputs.len() || pat.full.len() != spec.outputs.len() {
+                return Err(format!("reduce pattern {pat:?} does not fit the body"));
+            }
+            let f = code
+                .func(*i)
+                .ok_or_else(|| format!("reduce kernel: no function {i} in the code"))?;
+            fns.push((pat.clone(), f));
+        }
+        let mut fns = fns.into_iter();
+        let primary = fns.next().ok_or("reduce kernel without code")?;
         Ok(ReduceKernel {
-            ops: body.order().len(),
-            rp,
-            primary: (pat, code),
-            others: Mutex::new(vec![]),
+            rp: spec,
+            primary,
+            others: Mutex::new(fns.collect()),
+            gen,
         })
+    }
+
+    pub fn spec(&self) -> &ReduceSpec {
+        &self.rp
     }
 
     /// The operands' shapes aligned to rank r (inputs, then outputs).
@@ -136,7 +166,7 @@ impl ReduceKernel {
     }
 
     fn layout(&self, ins: &[Arg], outs: &[Arg]) -> Result<Layout, KernelError> {
-        let p = &self.rp.prog;
+        let p = &self.rp;
         if ins.len() != p.inputs.len() || outs.len() != p.outputs.len() {
             return Err(err(format!(
                 "expected {} input(s) and {} output(s), got {} and {}",
@@ -147,21 +177,13 @@ impl ReduceKernel {
             )));
         }
         for (j, (a, t)) in ins.iter().zip(&p.inputs).enumerate() {
-            if let Some(t) = t.filter(|t| t.dtype() != a.dtype) {
-                return Err(err(format!(
-                    "input {j} is {}, compiled for {}",
-                    a.dtype,
-                    t.dtype()
-                )));
+            if let Some(t) = t.filter(|&t| t != a.dtype) {
+                return Err(err(format!("input {j} is {}, compiled for {t}", a.dtype)));
             }
         }
-        for (j, (a, t)) in outs.iter().zip(p.out_tys()).enumerate() {
-            if t.dtype() != a.dtype {
-                return Err(err(format!(
-                    "output {j} is {}, compiled for {}",
-                    a.dtype,
-                    t.dtype()
-                )));
+        for (j, (a, &t)) in outs.iter().zip(&p.outputs).enumerate() {
+            if t != a.dtype {
+                return Err(err(format!("output {j} is {}, compiled for {t}", a.dtype)));
             }
         }
         let (r, k) = (self.rp.s.len(), self.rp.k);
@@ -278,7 +300,7 @@ impl ReduceKernel {
             };
             st.resize(r, 0);
             full_strides.push(st);
-            sizes.push(p.ty(p.outputs[j]).size());
+            sizes.push(p.outputs[j].size());
             ptrs.push(a.ptr);
         }
         // Outer axes: drop 1s, merge neighbours that stay linear for all.
@@ -295,12 +317,12 @@ impl ReduceKernel {
         })
     }
 
-    fn code(&self, pat: &Pattern) -> Result<Option<Arc<Code>>, KernelError> {
+    fn code(&self, pat: &Pattern) -> Result<Option<CodeFn>, KernelError> {
         let relevant = |a: &Pattern, b: &Pattern| {
             a.full == b.full
                 && a.spill == b.spill
                 && (0..a.contig.len())
-                    .all(|k| self.rp.prog.inputs[k].is_none() || a.contig[k] == b.contig[k])
+                    .all(|k| self.rp.inputs[k].is_none() || a.contig[k] == b.contig[k])
         };
         if relevant(pat, &self.primary.0) {
             return Ok(None);
@@ -309,7 +331,15 @@ impl ReduceKernel {
         if let Some((_, c)) = others.iter().find(|(p, _)| relevant(p, pat)) {
             return Ok(Some(c.clone()));
         }
-        let c = Arc::new(reduce_gen::compile(&self.rp.prog, pat).map_err(|e| err(e.to_string()))?);
+        let Some(gen) = &self.gen else {
+            return Err(err(format!(
+                "no code for access pattern {pat:?} in this artifact; these shapes need a recompile"
+            )));
+        };
+        let bytes = gen.reduce(self.rp.gen_id, pat).map_err(err)?;
+        // SAFETY: the code generator's output has the kernel ABI and no
+        // external references (its contract).
+        let c = unsafe { CodeFn::single(&bytes) }.map_err(err)?;
         others.push((pat.clone(), c.clone()));
         Ok(Some(c))
     }
@@ -318,7 +348,7 @@ impl ReduceKernel {
     ///
     /// # Safety
     /// As [`Kernel::run`]; `begin <= end <= rows`.
-    unsafe fn range(&self, l: &Layout, code: &Code, begin: usize, end: usize) {
+    unsafe fn range(&self, l: &Layout, code: &CodeFn, begin: usize, end: usize) {
         let n = l.dims.len();
         let inner = l.dims[n - 1];
         let rs: Vec<i64> = l
@@ -357,7 +387,7 @@ impl ReduceKernel {
             return Ok(());
         }
         let extra = self.code(&l.pat)?;
-        let code = extra.as_deref().unwrap_or(&self.primary.1);
+        let code = extra.as_ref().unwrap_or(&self.primary.1);
         let rows = l.rows;
         if cx.threads > 1 && rows >= 2 && rows * l.len >= PAR_MIN {
             let chunks = (cx.threads * 4).min(rows);
@@ -374,30 +404,9 @@ impl ReduceKernel {
     }
 }
 
-/// The pattern the body's types imply: an input is per-row when its dims
-/// on the trailing axes are all 1 (or it feeds per-row values only); an
-/// output is full when its type is S.
-fn predict(body: &Graph, rp: &ReduceProg) -> Pattern {
-    let (r, k) = (rp.s.len(), rp.k);
-    let contig = body
-        .inputs()
-        .iter()
-        .zip(&rp.in_space)
-        .map(|(&v, sp)| {
-            let sh = &body.ty(v).shape;
-            *sp == Space::Row && sh.iter().rev().take(r - k).any(|d| *d != Dim::Known(1))
-        })
-        .collect();
-    Pattern {
-        contig,
-        full: rp.out_space.iter().map(|o| o.1).collect(),
-        spill: true,
-    }
-}
-
 impl Kernel for ReduceKernel {
     fn describe(&self) -> String {
-        format!("jit reduce ({} ops)", self.ops)
+        format!("jit reduce ({} ops)", self.rp.ops)
     }
 
     unsafe fn run(&self, ins: &[Arg], outs: &[Arg], cx: &Ctx) -> Result<(), KernelError> {
