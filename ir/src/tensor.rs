@@ -163,7 +163,7 @@ struct Line([u8; 64]);
 
 /// Bytes owned elsewhere that a tensor may view without copying (a
 /// memory-mapped artifact's weights).
-pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync + std::panic::RefUnwindSafe>;
 
 /// A 64-byte aligned, immutable byte buffer: owned lines, or a window of
 /// shared bytes (`ext`, offset).

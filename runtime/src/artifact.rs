@@ -313,10 +313,15 @@ pub fn to_bytes(c: &Contents) -> Result<Vec<u8>, ArtifactError> {
         (Section::Code, code),
         (Section::Weights, weights),
     ];
+    Ok(assemble(&sections))
+}
+
+/// Lay out sections after the header and section table, with checksums.
+fn assemble(sections: &[(Section, Vec<u8>)]) -> Vec<u8> {
     let table_off = HEADER_LEN;
     let mut out = vec![0u8; HEADER_LEN + ENTRY_LEN * sections.len()];
     let mut table = vec![];
-    for (kind, bytes) in &sections {
+    for (kind, bytes) in sections {
         pad_to(&mut out, ALIGN);
         let off = out.len() as u64;
         out.extend_from_slice(bytes);
@@ -336,9 +341,25 @@ pub fn to_bytes(c: &Contents) -> Result<Vec<u8>, ArtifactError> {
     h[16..24].copy_from_slice(&(table_off as u64).to_le_bytes());
     h[24..32].copy_from_slice(&file_len.to_le_bytes());
     h[32..36].copy_from_slice(&crc32fast::hash(&table).to_le_bytes());
-    let hc = crc32fast::hash(&h[..36]);
+    let hc = header_crc(h);
     h[36..40].copy_from_slice(&hc.to_le_bytes());
-    Ok(out)
+    out
+}
+
+/// Rewrite an artifact's metadata (checksums recomputed): for tools that
+/// re-stamp files, and for tests that need a file claiming other CPU
+/// features or another architecture. The other sections are copied as is.
+pub fn restamp(bytes: &[u8], edit: impl FnOnce(&mut Meta)) -> Result<Vec<u8>, ArtifactError> {
+    let secs = sections(bytes)?;
+    let mut meta: Meta = decode(&bytes[secs[0].clone()], "metadata")?;
+    edit(&mut meta);
+    let meta = bincode::serde::encode_to_vec(&meta, bincode_cfg())
+        .map_err(|e| ArtifactError::Write(e.to_string()))?;
+    let mut parts = vec![(Section::Meta, meta)];
+    for (i, r) in secs.iter().enumerate().skip(1) {
+        parts.push((Section::ALL[i], bytes[r.clone()].to_vec()));
+    }
+    Ok(assemble(&parts))
 }
 
 /// Write `c` to `path`.
@@ -349,6 +370,14 @@ pub fn write(path: &Path, c: &Contents) -> Result<u64, ArtifactError> {
         source,
     })?;
     Ok(bytes.len() as u64)
+}
+
+/// The header's checksum: all 64 bytes but the checksum field itself.
+fn header_crc(h: &[u8]) -> u32 {
+    let mut c = crc32fast::Hasher::new();
+    c.update(&h[..36]);
+    c.update(&h[40..HEADER_LEN]);
+    c.finalize()
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -379,7 +408,7 @@ fn sections(b: &[u8]) -> Result<[std::ops::Range<usize>; 4], ArtifactError> {
             supported: FORMAT_VERSION,
         });
     }
-    if crc32fast::hash(&b[..36]) != u32_at(b, 36) {
+    if header_crc(&b[..HEADER_LEN]) != u32_at(b, 36) {
         return Err(ArtifactError::Checksum("header".into()));
     }
     if version == 0 {
@@ -415,6 +444,7 @@ fn sections(b: &[u8]) -> Result<[std::ops::Range<usize>; 4], ArtifactError> {
         return Err(ArtifactError::Checksum("section table".into()));
     }
     let mut found: [Option<std::ops::Range<usize>>; 4] = Default::default();
+    let mut spans: Vec<std::ops::Range<usize>> = vec![];
     for e in table.chunks_exact(ENTRY_LEN) {
         let kind = u32_at(e, 0);
         let (off, len) = (u64_at(e, 8), u64_at(e, 16));
@@ -431,22 +461,22 @@ fn sections(b: &[u8]) -> Result<[std::ops::Range<usize>; 4], ArtifactError> {
                 "section {kind} at misaligned or overlapping offset {off}"
             )));
         }
-        let Some(slot) = Section::ALL.iter().position(|s| *s as u32 == kind) else {
-            // A section this version does not know: skipped.
+        let r = off as usize..end as usize;
+        let slot = Section::ALL.iter().position(|s| *s as u32 == kind);
+        let name = slot.map_or_else(
+            || format!("section {kind}"),
+            |i| format!("{} section", Section::ALL[i].name()),
+        );
+        if crc32fast::hash(&b[r.clone()]) != u32_at(e, 24) {
+            return Err(ArtifactError::Checksum(name));
+        }
+        spans.push(r.clone());
+        // A section this version does not know is checked, then skipped.
+        let Some(slot) = slot else {
             continue;
         };
         if found[slot].is_some() {
-            return Err(ArtifactError::Malformed(format!(
-                "two {} sections",
-                Section::ALL[slot].name()
-            )));
-        }
-        let r = off as usize..end as usize;
-        if crc32fast::hash(&b[r.clone()]) != u32_at(e, 24) {
-            return Err(ArtifactError::Checksum(format!(
-                "{} section",
-                Section::ALL[slot].name()
-            )));
+            return Err(ArtifactError::Malformed(format!("two {name}s")));
         }
         found[slot] = Some(r);
     }
@@ -455,6 +485,24 @@ fn sections(b: &[u8]) -> Result<[std::ops::Range<usize>; 4], ArtifactError> {
         out[i] = f.ok_or_else(|| {
             ArtifactError::Malformed(format!("no {} section", Section::ALL[i].name()))
         })?;
+    }
+    // Sections may not overlap, and the padding between them is zero, so
+    // every byte of the file is checked by something.
+    spans.sort_by_key(|r| r.start);
+    let mut at = t1;
+    for r in &spans {
+        if r.start < at {
+            return Err(ArtifactError::Malformed("overlapping sections".into()));
+        }
+        if b[at..r.start].iter().any(|&x| x != 0) {
+            return Err(ArtifactError::Malformed(format!("nonzero padding at {at}")));
+        }
+        at = r.end;
+    }
+    if b[at..].iter().any(|&x| x != 0) {
+        return Err(ArtifactError::Malformed(format!(
+            "nonzero bytes after the last section at {at}"
+        )));
     }
     Ok(out)
 }

@@ -110,6 +110,38 @@ pub(crate) fn arg_f32(op: &str, what: &str, a: &Arg) -> Result<(), KernelError> 
 }
 
 /// The f32 values of a constant.
+/// Constant f32 data a kernel keeps: a constant's own storage, shared (no
+/// copy: a loaded artifact's weights stay in its file mapping), or a
+/// rearranged copy.
+pub(crate) enum F32Buf {
+    Shared(Tensor),
+    Owned(Vec<f32>),
+}
+
+impl F32Buf {
+    /// `t`'s f32 elements, shared.
+    pub(crate) fn shared(op: &str, what: &str, t: &Tensor) -> Result<F32Buf, KernelError> {
+        match t.as_slice::<f32>() {
+            Ok(_) => Ok(F32Buf::Shared(t.clone())),
+            Err(_) => err(format!(
+                "{op}: constant {what} is {}{:?}, not f32",
+                t.dtype(),
+                t.shape()
+            )),
+        }
+    }
+}
+
+impl std::ops::Deref for F32Buf {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match self {
+            F32Buf::Shared(t) => t.as_slice::<f32>().expect("checked to be f32 when built"),
+            F32Buf::Owned(v) => v,
+        }
+    }
+}
+
 pub(crate) fn tensor_f32(op: &str, what: &str, t: &Tensor) -> Result<Vec<f32>, KernelError> {
     match t.as_slice::<f32>() {
         Ok(s) => Ok(s.to_vec()),

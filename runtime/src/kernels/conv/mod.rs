@@ -22,7 +22,7 @@ mod direct;
 pub(crate) mod geom;
 mod im2col;
 
-use super::pack::{self, arg_f32, err, want_f32, Epilogue};
+use super::pack::{self, arg_f32, err, want_f32, Epilogue, F32Buf};
 use crate::kernel::{Arg, Ctx, Kernel, KernelError};
 use geom::{Geom, Spec};
 use ingot_ir::{Op, Tensor, TensorType};
@@ -47,7 +47,7 @@ pub struct ConvKernel {
     mg: usize,
     /// Forward: `[M, C/group * taps]` (the ONNX layout). Transposed:
     /// per group `[M/group * taps, C/group]` (transposed once here).
-    weight: Vec<f32>,
+    weight: F32Buf,
     bias: Option<Vec<f32>>,
     /// ConvTranspose's `output_padding` and whether `output_shape` is set.
     out_padding: Vec<i64>,
@@ -96,7 +96,7 @@ impl ConvKernel {
         };
         want_f32(name, "input", x)?;
         let ws = weight.shape();
-        let w = pack::tensor_f32(name, "weight", weight)?;
+        let w = F32Buf::shared(name, "weight", weight)?;
         if ws.len() < 3 || x.shape.len() != ws.len() {
             return err(format!(
                 "{name}: weight {ws:?} and input of rank {} must both have rank 3 to 5",
@@ -162,7 +162,7 @@ impl ConvKernel {
                     }
                 }
             }
-            t
+            F32Buf::Owned(t)
         } else {
             w
         };
