@@ -7,5 +7,6 @@
 pub use ingot_ir as ir;
 
 pub mod artifact;
+pub mod cobj;
 pub mod cpu;
 pub mod onnx;

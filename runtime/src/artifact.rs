@@ -519,6 +519,18 @@ fn decode<T: serde::de::DeserializeOwned>(b: &[u8], what: &str) -> Result<T, Art
     Ok(v)
 }
 
+/// Decode `bytes` as a plan section and validate it, as the loader does
+/// after the checksums pass. For the fuzz target (`fuzz/`): arbitrary
+/// bytes must give an error, never a panic or an unbounded allocation.
+#[doc(hidden)]
+pub fn check_plan_bytes(bytes: &[u8]) -> Result<(), ArtifactError> {
+    let plan: Plan = decode(bytes, "plan")?;
+    let funcs = plan.code.len();
+    plan.spec
+        .validate(plan.consts.len(), funcs)
+        .map_err(ArtifactError::Malformed)
+}
+
 /// Read and check an artifact's metadata (no code is mapped, nothing built).
 pub fn read_meta(bytes: &[u8]) -> Result<Meta, ArtifactError> {
     let secs = sections(bytes)?;

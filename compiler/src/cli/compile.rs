@@ -12,6 +12,8 @@ pub struct Request<'a> {
     pub file: &'a Path,
     pub out: &'a Path,
     pub cpu: CpuLevel,
+    /// Write an object file and header for C instead of an artifact.
+    pub object: bool,
 }
 
 pub fn parse_cpu(s: &str) -> Result<CpuLevel, String> {
@@ -31,12 +33,38 @@ pub fn run(r: Request) -> Result<(), CliError> {
         )
     })?;
     let compiled = t0.elapsed();
-    let bytes = artifact::write(&model, r.out).map_err(|e| {
-        CliError::user(
-            e.to_string(),
-            "check that the output directory exists and is writable",
-        )
-    })?;
+    let writable = "check that the output directory exists and is writable";
+    let bytes = if r.object {
+        let stem = r
+            .out
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model");
+        let obj = ingot_compiler::cobj::emit(&model, stem).map_err(|e| {
+            CliError::user(
+                format!("{}: {e}", r.file.display()),
+                "`--emit obj` needs a model with static input shapes",
+            )
+        })?;
+        let header = r.out.with_extension("h");
+        for (path, data) in [
+            (r.out, obj.object.as_slice()),
+            (&header, obj.header.as_bytes()),
+        ] {
+            std::fs::write(path, data).map_err(|e| {
+                CliError::user(format!("cannot write {}: {e}", path.display()), writable)
+            })?;
+        }
+        println!(
+            "wrote {} and {} (C functions `{}_create`, `ingot_model_run`, `ingot_model_destroy`)",
+            r.out.display(),
+            header.display(),
+            obj.name
+        );
+        obj.object.len() as u64
+    } else {
+        artifact::write(&model, r.out).map_err(|e| CliError::user(e.to_string(), writable))?
+    };
     let p = model.parts();
     let weights: usize = p.consts.iter().map(|t| t.bytes().len()).sum();
     let code: usize = p.code.iter().map(Vec::len).sum();
@@ -53,11 +81,13 @@ pub fn run(r: Request) -> Result<(), CliError> {
         p.code.len(),
         code
     );
-    println!(
-        "wrote {}: {bytes} bytes ({weights} bytes of weights, {:.4}x)",
-        r.out.display(),
-        bytes as f64 / weights.max(1) as f64
-    );
+    if !r.object {
+        println!(
+            "wrote {}: {bytes} bytes ({weights} bytes of weights, {:.4}x)",
+            r.out.display(),
+            bytes as f64 / weights.max(1) as f64
+        );
+    }
     Ok(())
 }
 

@@ -68,7 +68,7 @@ enum Cmd {
     /// file that `ingot run` (or any program linking ingot-runtime) loads
     /// without compiling.
     #[command(
-        after_help = "Example:\n  ingot compile model.onnx -o model.ingot\n  ingot run model.ingot\n\n\
+        after_help = "Examples:\n  ingot compile model.onnx -o model.ingot\n  ingot run model.ingot\n  ingot compile model.onnx --emit obj -o model.o   # also writes model.h\n\n\
         --cpu x86-64-v3 (default) runs on AVX2+FMA CPUs (Haswell, Zen 1 and later);\n\
         x86-64-v4 needs AVX-512; host targets exactly this machine."
     )]
@@ -81,6 +81,11 @@ enum Cmd {
         /// The CPU level the generated code targets.
         #[arg(long, default_value = "x86-64-v3", value_parser = compile::parse_cpu)]
         cpu: ingot_compiler::cpu::CpuLevel,
+        /// `ingot`: an artifact file; `obj`: a relocatable object for C (OUT,
+        /// e.g. model.o) and its header (OUT with `.h`), linked with
+        /// libingot_capi.a (see examples/c/).
+        #[arg(long, default_value = "ingot", value_parser = ["ingot", "obj"])]
+        emit: String,
     },
     /// Parse a graph and print it back in the canonical text format.
     #[command(after_help = "Example:\n  ingot print examples/mlp.ir --inline-all")]
@@ -255,10 +260,16 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             backend,
             threads,
         } => run(&file, &dims, seed, show, &backend, threads),
-        Cmd::Compile { file, out, cpu } => compile::run(compile::Request {
+        Cmd::Compile {
+            file,
+            out,
+            cpu,
+            emit,
+        } => compile::run(compile::Request {
             file: &file,
             out: &out,
             cpu,
+            object: emit == "obj",
         }),
         Cmd::Print { file, inline_all } => {
             let g = load(&file)?;

@@ -25,10 +25,11 @@ mod reduce_gen;
 mod reduce_lower;
 mod reduce_plan;
 
+pub(crate) use code::isa_for;
 pub use code::CpuLevel;
 pub use ingot_runtime::jit::{ElementwiseKernel, ReduceKernel, PAR_MIN};
 
-use code::{isa_for, Features};
+use code::Features;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use ingot_ir::{Graph, Op, TensorType};
 use ingot_runtime::code::CodeImage;
