@@ -43,6 +43,21 @@ pub struct PipelineReport {
     pub stopped: bool,
 }
 
+/// The names of the passes `optimize` runs, in first-run order.
+pub const PASS_NAMES: [&str; 11] = [
+    "shape-infer",
+    "simplify",
+    "shape-consts",
+    "const-fold",
+    "cse",
+    "dce",
+    "fold-bn",
+    "fold-affine",
+    "fuse-reduce",
+    "fuse-contraction",
+    "fuse-elementwise",
+];
+
 /// Most rounds a fixed-point group runs before giving up on convergence.
 const MAX_ROUNDS: usize = 8;
 
@@ -147,6 +162,8 @@ impl Runner<'_> {
             fused: self.cx.fused - fused_before,
             time: t0.elapsed(),
         });
+        #[cfg(debug_assertions)]
+        inject_fault(g, name);
         if self.opts.verify_each || cfg!(debug_assertions) {
             if let Err(e) = ingot_ir::verify(g) {
                 return Err(PassError {
@@ -159,6 +176,32 @@ impl Runner<'_> {
             self.report.dumps.push((format!("after {name}"), g.clone()));
         }
         Ok(changed)
+    }
+}
+
+/// Debug builds only: a deliberately broken pass, for testing `ingot
+/// bisect`. With `INGOT_FAULT_AFTER=<pass>` set, the first run of that pass
+/// also adds 1 to the first element of the graph's first f32 constant, a
+/// wrong rewrite that keeps every type (so the verifier cannot see it).
+#[cfg(debug_assertions)]
+fn inject_fault(g: &mut Graph, pass: &str) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if std::env::var("INGOT_FAULT_AFTER").ok().as_deref() != Some(pass)
+        || DONE.swap(true, Ordering::Relaxed)
+    {
+        return;
+    }
+    let target = g.order().iter().copied().find(|&n| {
+        matches!(&g.node(n).op, ingot_ir::Op::Const { value }
+            if value.dtype() == ingot_ir::DType::F32 && value.numel() > 0)
+    });
+    if let Some(n) = target {
+        if let ingot_ir::Op::Const { value } = &mut g.node_mut(n).op {
+            if let Ok(v) = value.as_mut_slice::<f32>() {
+                v[0] += 1.0;
+            }
+        }
     }
 }
 

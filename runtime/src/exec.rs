@@ -180,6 +180,12 @@ impl Model {
         self.threads
     }
 
+    /// Bytes of arena (the memory plan's working memory) one run on inputs
+    /// of these shapes uses; checks the inputs as `run` does.
+    pub fn arena_bytes(&self, inputs: &[Tensor]) -> Result<usize, RunError> {
+        Ok(self.resolve(inputs)?.arena_bytes)
+    }
+
     /// Run on `inputs` (in the graph's input order).
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, RunError> {
         self.run_timed(inputs, None)
@@ -192,18 +198,41 @@ impl Model {
         Ok((out, times))
     }
 
+    /// Run once, also returning a copy of every step's results (step
+    /// order of [`Model::program`]), for comparing with the interpreter
+    /// step by step (`ingot bisect`).
+    pub fn run_traced(
+        &self,
+        inputs: &[Tensor],
+    ) -> Result<(Vec<Tensor>, Vec<Vec<Tensor>>), RunError> {
+        let mut steps = Vec::with_capacity(self.program.steps.len());
+        let out = self.run_probed(inputs, None, Some(&mut steps))?;
+        Ok((out, steps))
+    }
+
     fn run_timed(
         &self,
         inputs: &[Tensor],
         times: Option<&mut Vec<Duration>>,
     ) -> Result<Vec<Tensor>, RunError> {
+        self.run_probed(inputs, times, None)
+    }
+
+    fn run_probed(
+        &self,
+        inputs: &[Tensor],
+        times: Option<&mut Vec<Duration>>,
+        trace: Option<&mut Vec<Vec<Tensor>>>,
+    ) -> Result<Vec<Tensor>, RunError> {
         let res = self.resolve(inputs)?;
         let mut arena = self.take_arena(res.arena_bytes)?;
         let out = match &self.pool {
             Some(pool) => pool.install(|| {
-                with_spinning_workers(self.threads, || self.exec(inputs, &res, &mut arena, times))
+                with_spinning_workers(self.threads, || {
+                    self.exec(inputs, &res, &mut arena, times, trace)
+                })
             }),
-            None => self.exec(inputs, &res, &mut arena, times),
+            None => self.exec(inputs, &res, &mut arena, times, trace),
         };
         self.arenas
             .lock()
@@ -335,6 +364,7 @@ impl Model {
         res: &Resolved,
         arena: &mut Arena,
         mut times: Option<&mut Vec<Duration>>,
+        mut trace: Option<&mut Vec<Vec<Tensor>>>,
     ) -> Result<Vec<Tensor>, RunError> {
         let p = &self.program;
         let base = arena.base();
@@ -385,6 +415,14 @@ impl Model {
             }
             if let (Some(times), Some(t0)) = (times.as_mut(), t0) {
                 times.push(t0.elapsed());
+            }
+            if let Some(trace) = trace.as_mut() {
+                let outs = step
+                    .outs
+                    .iter()
+                    .map(|&b| self.tensor(b, inputs, res, base, &dynamic))
+                    .collect::<Result<Vec<_>, _>>()?;
+                trace.push(outs);
             }
         }
         p.outputs

@@ -1,10 +1,8 @@
 //! `ingot compile`: a model to an `.ingot` artifact, and running one.
 
-use super::inputs::{self, InputSig};
-use super::{optimize::load_model, report, verified, CliError};
+use super::{optimize::load_model, verified, CliError};
 use ingot_compiler::artifact;
 use ingot_compiler::cpu::{compile, CompileOptions, CpuLevel};
-use ingot_ir::Tensor;
 use std::path::Path;
 use std::time::Instant;
 
@@ -86,59 +84,6 @@ pub fn run(r: Request) -> Result<(), CliError> {
             "wrote {}: {bytes} bytes ({weights} bytes of weights, {:.4}x)",
             r.out.display(),
             bytes as f64 / weights.max(1) as f64
-        );
-    }
-    Ok(())
-}
-
-/// `ingot run` on an artifact: load, make inputs, run, print.
-pub fn run_artifact(
-    path: &Path,
-    dims: &[(String, i64)],
-    seed: u64,
-    show: usize,
-    threads: usize,
-) -> Result<(), CliError> {
-    let t0 = Instant::now();
-    let loaded = artifact::load(path, threads).map_err(|e| {
-        CliError::user(
-            format!("{}: {e}", path.display()),
-            "recompile the model with `ingot compile MODEL -o OUT.ingot`",
-        )
-    })?;
-    eprintln!(
-        "loaded {} in {:.2} ms ({}, {}, {} functions)",
-        path.display(),
-        t0.elapsed().as_secs_f64() * 1e3,
-        loaded.meta.compiler,
-        loaded.meta.cpu.name(),
-        loaded.functions
-    );
-    let prog = loaded.model.program();
-    let sig: InputSig = prog
-        .inputs
-        .iter()
-        .map(|&b| (prog.bufs[b].name.clone(), prog.bufs[b].ty.clone()))
-        .collect();
-    let env = inputs::bind_dims(&sig, dims)?;
-    let ins = inputs::make_inputs(&sig, &env, seed)?;
-    for (i, ((name, ty), t)) in sig.iter().zip(&ins).enumerate() {
-        print!(
-            "{}",
-            report::describe(&format!("input {i} %{name}"), ty, t, show)
-        );
-    }
-    let outs: Vec<Tensor> = loaded.model.run(&ins).map_err(|e| {
-        CliError::user(
-            format!("{}: {e}", path.display()),
-            "the model failed on these inputs; try other --dim values or --seed",
-        )
-    })?;
-    for (i, (&b, t)) in prog.outputs.iter().zip(&outs).enumerate() {
-        let info = &prog.bufs[b];
-        print!(
-            "{}",
-            report::describe(&format!("output {i} %{}", info.name), &info.ty, t, show)
         );
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! Kept in one small file so that a rename in `ingot-ir` is one edit here.
 //! Every error is flattened to the text the user will see.
 
-use ingot_ir::{Graph, InterpError, Tensor};
+use ingot_ir::Graph;
 
 /// Parse a text-format graph. The message carries the line and column.
 pub fn parse(src: &str) -> Result<Graph, String> {
@@ -23,9 +23,4 @@ pub fn print(g: &Graph, inline_all: bool) -> String {
 /// Verify a graph; on failure, the verifier's report of every error.
 pub fn verify(g: &Graph) -> Result<(), String> {
     ingot_ir::verify::verify(g).map_err(|e| e.to_string())
-}
-
-/// Run a graph with the reference interpreter.
-pub fn run(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, InterpError> {
-    ingot_ir::interp::run(g, inputs)
 }

@@ -8,12 +8,15 @@
 //! are user errors too, so they also exit 1.
 
 mod bench;
+mod bisect;
 mod compile;
 mod inputs;
 mod irapi;
+mod model;
 mod optimize;
 mod report;
 mod serve;
+mod tensor_io;
 
 use clap::{Parser, Subcommand};
 use ingot_ir::{Graph, InterpError};
@@ -35,17 +38,28 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Compile a graph (text IR or ONNX) for the CPU and run it on seeded
-    /// random inputs (or interpret it with --backend interp); print each
-    /// output (type, shape, min/max/mean, first values).
+    /// Run a model (text IR or ONNX, compiled for the CPU; or an `.ingot`
+    /// artifact) on inputs from files or seeded random values; write each
+    /// output as `.npy`, or print a summary (type, shape, min/max/mean,
+    /// first values).
     #[command(
-        after_help = "Example:\n  ingot run examples/mlp.ir --dim batch=2 --seed 7\n\n\
-        Inputs are random: floats in [-1, 1), integers in [0, 10), booleans fair."
+        after_help = "Examples:\n  ingot run examples/mlp.ir --dim batch=2 --seed 7\n  \
+        ingot run model.onnx --input x=image.npy --output-dir out/\n  \
+        ingot run model.ingot --input x=input_0.pb\n\n\
+        Without --input, inputs are random: floats in [-1, 1), integers in [0, 10),\n\
+        booleans fair. With --input, every input must be given (.npy or ONNX .pb)."
     )]
     Run {
         /// A text-format IR file, an `.onnx` model, or an `.ingot` artifact.
         file: PathBuf,
-        /// The value of a symbolic dim of the inputs, e.g. `--dim batch=2`
+        /// An input from a file, `NAME=FILE.npy` or `NAME=FILE.pb`
+        /// (repeat for each input).
+        #[arg(long = "input", value_name = "NAME=FILE", value_parser = model::parse_input)]
+        inputs: Vec<(String, PathBuf)>,
+        /// Write each output to DIR/<name>.npy instead of printing it.
+        #[arg(long = "output-dir", value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+        /// The value of a symbolic dim of random inputs, e.g. `--dim batch=2`
         /// (repeat for several).
         #[arg(long = "dim", value_name = "NAME=N", value_parser = inputs::parse_dim)]
         dims: Vec<(String, i64)>,
@@ -59,6 +73,9 @@ enum Cmd {
         /// `interp`: the reference interpreter on the graph as written.
         #[arg(long, default_value = "cpu", value_parser = ["cpu", "interp"])]
         backend: String,
+        /// The device: `cpu` (`cuda` is not in this build yet).
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+        target: String,
         /// Worker threads for the CPU backend (0 = one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
@@ -125,20 +142,31 @@ enum Cmd {
     /// random inputs: compile-time breakdown, native vs interpreter steps,
     /// latency percentiles, and the slowest steps with --profile.
     #[command(
-        after_help = "Examples:\n  ingot bench model.onnx --threads 1 --iters 50\n  ingot bench examples/mlp.ir --dim batch=64 --profile 10 --check"
+        after_help = "Examples:\n  ingot bench model.onnx --threads 1 --iters 50\n  ingot bench examples/mlp.ir --batch 64 --profile 10 --check\n  ingot bench model.ingot --json"
     )]
     Bench {
-        /// An `.onnx` model or a text-format IR file.
+        /// An `.onnx` model, a text-format IR file, or an `.ingot` artifact.
         file: PathBuf,
+        /// An input from a file, `NAME=FILE.npy` or `.pb` (repeat for each
+        /// input; without any, inputs are seeded random values).
+        #[arg(long = "input", value_name = "NAME=FILE", value_parser = model::parse_input)]
+        inputs: Vec<(String, PathBuf)>,
         /// The value of a symbolic input dim, e.g. `--dim batch=8` (repeatable).
         #[arg(long = "dim", value_name = "NAME=N", value_parser = inputs::parse_dim)]
         dims: Vec<(String, i64)>,
+        /// Batch size: binds the symbolic leading dim of every input to N
+        /// (and is the throughput's samples per run).
+        #[arg(long, value_name = "N")]
+        batch: Option<i64>,
         /// Seed for the random inputs.
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Worker threads per run (0 = one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// The device: `cpu` (`cuda` is not in this build yet).
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+        target: String,
         /// Timed runs.
         #[arg(long, default_value_t = 20)]
         iters: usize,
@@ -152,6 +180,37 @@ enum Cmd {
         /// print the largest difference.
         #[arg(long)]
         check: bool,
+        /// Print one JSON object (compile_ms, median_ms, p90_ms, p99_ms,
+        /// throughput_per_s, peak_rss_bytes, arena_bytes, ...) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find where outputs go wrong: run the model after each pass of the
+    /// pipeline on the reference interpreter and name the first pass (and
+    /// node) whose outputs diverge from the unoptimized model's; then the
+    /// first compiled step that differs from the interpreter.
+    #[command(
+        after_help = "Examples:\n  ingot bisect model.onnx\n  ingot bisect model.onnx --input x=image.npy --rtol 1e-3\n\n\
+        Floats agree when |a - b| <= atol + rtol * |b|; other types must be equal."
+    )]
+    Bisect {
+        /// An `.onnx` model or a text-format IR file.
+        file: PathBuf,
+        /// An input from a file, `NAME=FILE.npy` or `.pb` (repeat for each input).
+        #[arg(long = "input", value_name = "NAME=FILE", value_parser = model::parse_input)]
+        inputs: Vec<(String, PathBuf)>,
+        /// The value of a symbolic dim of random inputs, e.g. `--dim batch=2`.
+        #[arg(long = "dim", value_name = "NAME=N", value_parser = inputs::parse_dim)]
+        dims: Vec<(String, i64)>,
+        /// Seed for the random inputs.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Relative tolerance for floats.
+        #[arg(long, default_value_t = 1e-4)]
+        rtol: f64,
+        /// Absolute tolerance for floats.
+        #[arg(long, default_value_t = 1e-5)]
+        atol: f64,
     },
     /// Check a graph's invariants (SSA, schedule order, types against shape
     /// inference) and print every error found.
@@ -238,28 +297,25 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
         Cmd::Run {
             file,
+            inputs,
+            output_dir,
             dims,
             seed,
             show,
             backend,
+            target,
             threads,
-        } if is_artifact(&file) => {
-            if backend != "cpu" {
-                return Err(CliError::user(
-                    format!("--backend {backend} does not apply to an artifact"),
-                    "an .ingot file holds compiled CPU code; run the source model with --backend interp",
-                ));
-            }
-            compile::run_artifact(&file, &dims, seed, show, threads)
-        }
-        Cmd::Run {
-            file,
-            dims,
+        } => run(Run {
+            file: &file,
+            files: &inputs,
+            output_dir: output_dir.as_deref(),
+            dims: &dims,
             seed,
             show,
-            backend,
+            interp: backend == "interp",
+            target: &target,
             threads,
-        } => run(&file, &dims, seed, show, &backend, threads),
+        }),
         Cmd::Compile {
             file,
             out,
@@ -293,22 +349,45 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         }),
         Cmd::Bench {
             file,
+            inputs,
             dims,
+            batch,
             seed,
             threads,
+            target,
             iters,
             warmup,
             profile,
             check,
+            json,
         } => bench::run(bench::Request {
             file: &file,
+            files: inputs,
             dims,
+            batch,
             seed,
             threads,
+            target,
             iters,
             warmup,
             profile,
             check,
+            json,
+        }),
+        Cmd::Bisect {
+            file,
+            inputs,
+            dims,
+            seed,
+            rtol,
+            atol,
+        } => bisect::run(bisect::Request {
+            file: &file,
+            files: inputs,
+            dims,
+            seed,
+            rtol,
+            atol,
         }),
         Cmd::BenchServe { model, threads } => serve::main(&model, threads),
         Cmd::Verify { file } => {
@@ -318,17 +397,6 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
     }
-}
-
-/// An `.ingot` file (by extension, or by its magic bytes).
-fn is_artifact(path: &Path) -> bool {
-    if path.extension().is_some_and(|e| e == "ingot") {
-        return true;
-    }
-    let mut head = [0u8; 8];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .is_ok_and(|_| head == ingot_runtime::artifact::MAGIC)
 }
 
 fn with_newline(mut s: String) -> String {
@@ -365,79 +433,84 @@ fn verified(path: &Path, g: &Graph) -> Result<(), CliError> {
     })
 }
 
-fn run(
-    path: &Path,
-    dims: &[(String, i64)],
+struct Run<'a> {
+    file: &'a Path,
+    files: &'a [(String, PathBuf)],
+    output_dir: Option<&'a Path>,
+    dims: &'a [(String, i64)],
     seed: u64,
     show: usize,
-    backend: &str,
+    interp: bool,
+    target: &'a str,
     threads: usize,
-) -> Result<(), CliError> {
-    let g = optimize::load_model(path)?;
-    verified(path, &g)?;
-    let env = inputs::bind_dims(&inputs::graph_inputs(&g), dims)?;
-    let ins = inputs::make_inputs(&inputs::graph_inputs(&g), &env, seed)?;
-    for (i, (&v, t)) in g.inputs().iter().zip(&ins).enumerate() {
-        let label = format!("input {i}{}", value_label(&g, v));
-        print!("{}", report::describe(&label, g.ty(v), t, show));
-    }
-    let outs = if backend == "interp" {
-        irapi::run(&g, &ins).map_err(|e| interp_error(path, e))?
-    } else {
-        run_cpu(path, &g, &ins, threads)?
+}
+
+fn run(r: Run) -> Result<(), CliError> {
+    let m = model::load(r.file, r.target, r.interp, r.threads)?;
+    let what = match &m.model {
+        model::Runnable::Compiled(c) => {
+            let st = &c.report().lower_stats;
+            format!(
+                "compiled in {:.1} ms: {} steps, {} native, {} on the interpreter",
+                m.load_time.as_secs_f64() * 1e3,
+                st.steps,
+                st.native,
+                st.steps - st.native
+            )
+        }
+        model::Runnable::Artifact(a) => format!(
+            "loaded in {:.2} ms ({}, {}, {} functions)",
+            m.load_time.as_secs_f64() * 1e3,
+            a.meta.compiler,
+            a.meta.cpu.name(),
+            a.functions
+        ),
+        model::Runnable::Interp(_) => "reference interpreter".to_string(),
     };
-    for (i, (&v, t)) in g.outputs().iter().zip(&outs).enumerate() {
-        let label = format!("output {i}{}", value_label(&g, v));
-        print!("{}", report::describe(&label, g.ty(v), t, show));
+    eprintln!("{}: {what}", r.file.display());
+    let sig = m.inputs();
+    let ins = model::make_inputs(&sig, r.files, r.dims, r.seed)?;
+    if r.output_dir.is_none() {
+        for (i, ((name, ty), t)) in sig.iter().zip(&ins).enumerate() {
+            print!(
+                "{}",
+                report::describe(&format!("input {i} %{name}"), ty, t, r.show)
+            );
+        }
+    }
+    let outs = m.run(&ins)?;
+    let names = m.outputs();
+    match r.output_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                CliError::user(
+                    format!("cannot create {}: {e}", dir.display()),
+                    "choose a writable --output-dir",
+                )
+            })?;
+            for ((name, _), t) in names.iter().zip(&outs) {
+                let p = dir.join(tensor_io::file_name(name));
+                tensor_io::write_npy(&p, t)?;
+                println!("{}: {}{:?}", p.display(), t.dtype(), t.shape());
+            }
+        }
+        None => {
+            for (i, ((name, ty), t)) in names.iter().zip(&outs).enumerate() {
+                print!(
+                    "{}",
+                    report::describe(&format!("output {i} %{name}"), ty, t, r.show)
+                );
+            }
+        }
     }
     Ok(())
-}
-
-/// Compile for the CPU and run once; the compile summary goes to stderr.
-fn run_cpu(
-    path: &Path,
-    g: &Graph,
-    ins: &[ingot_ir::Tensor],
-    threads: usize,
-) -> Result<Vec<ingot_ir::Tensor>, CliError> {
-    let opts = ingot_compiler::cpu::CompileOptions {
-        threads,
-        ..Default::default()
-    };
-    let t0 = std::time::Instant::now();
-    let model = ingot_compiler::cpu::compile(g, &opts).map_err(|e| {
-        CliError::user(
-            format!("{}: {e}", path.display()),
-            "`ingot optimize --stats` shows where the pipeline stops; `--backend interp` runs the graph unoptimized",
-        )
-    })?;
-    let st = &model.report().lower_stats;
-    eprintln!(
-        "compiled in {:.1} ms: {} steps, {} native, {} on the interpreter",
-        t0.elapsed().as_secs_f64() * 1e3,
-        st.steps,
-        st.native,
-        st.steps - st.native
-    );
-    model.run(ins).map_err(|e| {
-        CliError::user(
-            format!("{}: {e}", path.display()),
-            "the model failed on these inputs; try other --dim values or --seed, or `--backend interp`",
-        )
-    })
-}
-
-/// ` %name` for a named value; nothing for an anonymous one, whose number
-/// in the printed text may differ from its entity number.
-fn value_label(g: &Graph, v: ingot_ir::Value) -> String {
-    g.name_of(v).map_or_else(String::new, |n| format!(" %{n}"))
 }
 
 /// A verified graph that fails to run on our inputs is the user's fault when
 /// an op rejects the data (an index out of range), and ours when the
 /// interpreter disagrees with types the verifier accepted, or with inputs we
 /// generated from those types.
-fn interp_error(path: &Path, e: InterpError) -> CliError {
+pub(super) fn interp_error(path: &Path, e: InterpError) -> CliError {
     let internal = match &e {
         InterpError::Undefined(_) | InterpError::InputCount { .. } | InterpError::Input { .. } => {
             true

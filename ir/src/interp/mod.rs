@@ -72,6 +72,17 @@ pub fn eval_op(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, String> {
 
 /// Run `g` on `inputs` and return its outputs.
 pub fn run(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, InterpError> {
+    let env = run_all(g, inputs)?;
+    g.outputs()
+        .iter()
+        .map(|v| env.get(v).cloned().ok_or(InterpError::Undefined(*v)))
+        .collect()
+}
+
+/// Run `g` on `inputs` and return every value it computed (inputs,
+/// constants, every node result), for tools that compare intermediate
+/// values (`ingot bisect`).
+pub fn run_all(g: &Graph, inputs: &[Tensor]) -> Result<HashMap<Value, Tensor>, InterpError> {
     if inputs.len() != g.inputs().len() {
         return Err(InterpError::InputCount {
             expected: g.inputs().len(),
@@ -129,10 +140,7 @@ pub fn run(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, InterpError> {
             env.insert(v, t);
         }
     }
-    g.outputs()
-        .iter()
-        .map(|v| env.get(v).cloned().ok_or(InterpError::Undefined(*v)))
-        .collect()
+    Ok(env)
 }
 
 /// Check a concrete tensor against a type, binding symbolic variables the
