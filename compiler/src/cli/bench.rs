@@ -84,6 +84,17 @@ pub fn run(r: Request) -> Result<(), CliError> {
     if let Some(n) = r.batch {
         batch_dims(&sig, n, &mut dims)?;
     }
+    // Random inputs: a symbolic dim nobody gave is 1 (said on stderr).
+    if r.files.is_empty() {
+        for (_, ty) in &sig {
+            for v in ty.shape.iter().flat_map(Dim::vars) {
+                if !dims.iter().any(|(s, _)| *s == *v) {
+                    eprintln!("note: symbolic dim `{v}` is not given; using {v}=1 (--dim {v}=N or --batch N to choose)");
+                    dims.push((v.to_string(), 1));
+                }
+            }
+        }
+    }
     let ins = model::make_inputs(&sig, &r.files, &dims, r.seed)?;
     let samples = r
         .batch

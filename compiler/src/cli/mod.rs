@@ -10,12 +10,15 @@
 mod bench;
 mod bisect;
 mod compile;
+mod draw;
 mod inputs;
+mod inspect;
 mod irapi;
 mod model;
 mod optimize;
 mod report;
 mod serve;
+mod svg;
 mod tensor_io;
 
 use clap::{Parser, Subcommand};
@@ -212,6 +215,38 @@ enum Cmd {
         #[arg(long, default_value_t = 1e-5)]
         atol: f64,
     },
+    /// Show what the compiler makes of a model (ONNX or text IR): op
+    /// histograms before and after optimization, each pass's statistics,
+    /// the fused kernels and the runtime kernel chosen for each, the plan's
+    /// steps, the memory plan, and the weights; optionally draw the
+    /// optimized graph.
+    #[command(
+        after_help = "Examples:\n  ingot inspect examples/mlp.ir --dim batch=8\n  ingot inspect model.onnx --json --svg model.svg --dot model.dot\n  ingot inspect model.onnx --after simplify\n\n\
+        Symbolic input dims not given with --dim count as 1 for sizes. Pass names for\n\
+        --after: shape-infer, simplify, shape-consts, const-fold, cse, dce, fold-bn,\n\
+        fold-affine, fuse-reduce, fuse-contraction, fuse-elementwise."
+    )]
+    Inspect {
+        /// An `.onnx` model or a text-format IR file.
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Write an SVG picture of the optimized graph to FILE.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Write the optimized graph as Graphviz DOT to FILE.
+        #[arg(long, value_name = "FILE")]
+        dot: Option<PathBuf>,
+        /// Stop the pipeline after the first run of this pass and inspect
+        /// the graph at that point.
+        #[arg(long, value_name = "PASS")]
+        after: Option<String>,
+        /// The value of a symbolic input dim for sizes, e.g. `--dim batch=8`
+        /// (repeatable).
+        #[arg(long = "dim", value_name = "NAME=N", value_parser = inputs::parse_dim)]
+        dims: Vec<(String, i64)>,
+    },
     /// Check a graph's invariants (SSA, schedule order, types against shape
     /// inference) and print every error found.
     #[command(after_help = "Example:\n  ingot verify examples/mlp.ir")]
@@ -388,6 +423,21 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             seed,
             rtol,
             atol,
+        }),
+        Cmd::Inspect {
+            file,
+            json,
+            svg,
+            dot,
+            after,
+            dims,
+        } => inspect::run(inspect::Request {
+            file: &file,
+            json,
+            svg: svg.as_deref(),
+            dot: dot.as_deref(),
+            after,
+            dims,
         }),
         Cmd::BenchServe { model, threads } => serve::main(&model, threads),
         Cmd::Verify { file } => {
