@@ -8,7 +8,7 @@
 //! [`MAX_ELEMENTS`] in total.
 
 use super::CliError;
-use ingot_ir::{DType, Dim, Tensor, TensorType};
+use ingot_ir::{DType, Dim, Graph, Tensor, TensorType};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The most elements `ingot run` will generate over all inputs (256 MiB of
@@ -58,6 +58,19 @@ pub fn parse_dim(s: &str) -> Result<(String, i64), String> {
 
 /// A model's inputs: display name (`%x`) and type.
 pub type InputSig = Vec<(String, TensorType)>;
+
+/// The inputs of `g`.
+pub fn graph_inputs(g: &Graph) -> InputSig {
+    g.inputs()
+        .iter()
+        .map(|&v| {
+            let name = g
+                .name_of(v)
+                .map_or_else(|| v.to_string(), |n| format!("%{n}"));
+            (name, g.ty(v).clone())
+        })
+        .collect()
+}
 
 /// Bind the dims given on the command line, checking each is used by an
 /// input and given once.
@@ -173,20 +186,6 @@ pub fn make_inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ingot_ir::Graph;
-
-    /// The inputs of `g`.
-    fn graph_inputs(g: &Graph) -> InputSig {
-        g.inputs()
-            .iter()
-            .map(|&v| {
-                let name = g
-                    .name_of(v)
-                    .map_or_else(|| v.to_string(), |n| format!("%{n}"));
-                (name, g.ty(v).clone())
-            })
-            .collect()
-    }
 
     fn graph() -> Graph {
         let mut g = Graph::new("f");
