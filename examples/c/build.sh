@@ -10,7 +10,8 @@ dir=release
 [ "$profile" = dev ] && dir=debug
 out="$root/target/c-example"
 mkdir -p "$out"
-cargo build -q --profile "$profile" -p ingot-capi -p ingot-compiler --bin ingot
+cargo build -q --profile "$profile" -p ingot-capi
+cargo build -q --profile "$profile" -p ingot-compiler --bin ingot
 "target/$dir/ingot" compile examples/c/model.ir --emit obj -o "$out/model.o"
 cc -O2 -Wall -Werror -I"$out" examples/c/main.c "$out/model.o" \
     "target/$dir/libingot_capi.a" -lpthread -ldl -lm -o "$out/c_example"

@@ -194,9 +194,19 @@ pub fn run(r: Request) -> Result<(), CliError> {
         .run_traced(&ins)
         .map_err(|e| CliError::Internal(format!("the compiled model failed: {e}")))?;
     let program = model.runtime().program();
+    // Results nothing reads are not computed (max_pool's indices).
+    let read: std::collections::HashSet<usize> = program
+        .steps
+        .iter()
+        .flat_map(|s| s.ins.iter().copied())
+        .chain(program.outputs.iter().copied())
+        .collect();
     for (step, outs) in program.steps.iter().zip(&steps) {
         for (&b, t) in step.outs.iter().zip(outs) {
-            let Some(v) = by_name.get(&program.bufs[b].name) else {
+            let Some(v) = by_name
+                .get(&program.bufs[b].name)
+                .filter(|_| read.contains(&b))
+            else {
                 continue;
             };
             if let Some(d) = differ(t, &want[v], r.rtol, r.atol) {

@@ -32,7 +32,7 @@ use std::process::ExitCode;
     name = "ingot",
     version,
     about = "Ingot: a static-graph ML compiler: ONNX or text IR in, optimized native CPU code out.",
-    after_help = "Examples:\n  ingot run examples/mlp.ir --dim batch=2\n  ingot compile examples/mlp.ir -o mlp.ingot && ingot run mlp.ingot --dim batch=2\n  ingot print examples/mlp.ir\n  ingot verify examples/mlp.ir\n  ingot optimize examples/mlp.ir --stats"
+    after_help = "Examples:\n  ingot run examples/classifier.onnx --dim batch=2\n  ingot compile examples/classifier.onnx -o classifier.ingot && ingot run classifier.ingot --dim batch=2\n  ingot bench examples/classifier.onnx --batch 8 --json\n  ingot inspect examples/classifier.onnx --svg graph.svg\n  ingot bisect examples/classifier.onnx --dim batch=2\n\nExit codes: 0 ok, 1 a problem with the input (with a hint), 2 a bug in ingot.\nGuide: docs/user-guide.md"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -141,9 +141,10 @@ enum Cmd {
         #[arg(long)]
         inline_all: bool,
     },
-    /// Compile a model (ONNX or text IR) for the CPU and time it on seeded
-    /// random inputs: compile-time breakdown, native vs interpreter steps,
-    /// latency percentiles, and the slowest steps with --profile.
+    /// Time a model (ONNX or text IR, compiled for the CPU; or an `.ingot`
+    /// artifact) on seeded random inputs or files: compile/load time,
+    /// native vs interpreter steps, p50/p90/p99 latency, throughput, peak
+    /// memory, and the slowest steps with --profile.
     #[command(
         after_help = "Examples:\n  ingot bench model.onnx --threads 1 --iters 50\n  ingot bench examples/mlp.ir --batch 64 --profile 10 --check\n  ingot bench model.ingot --json"
     )]
