@@ -106,6 +106,13 @@ enum Cmd {
         /// libingot_capi.a (see examples/c/).
         #[arg(long, default_value = "ingot", value_parser = ["ingot", "obj"])]
         emit: String,
+        /// The device: `cpu` (`cuda` is not in this build yet).
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+        target: String,
+        /// Arithmetic precision: `fp32` (reduced precisions are not in this
+        /// build yet).
+        #[arg(long, default_value = "fp32", value_parser = ["fp32", "fp16", "bf16", "int8"])]
+        precision: String,
     },
     /// Parse a graph and print it back in the canonical text format.
     #[command(after_help = "Example:\n  ingot print examples/mlp.ir --inline-all")]
@@ -357,12 +364,28 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             out,
             cpu,
             emit,
-        } => compile::run(compile::Request {
-            file: &file,
-            out: &out,
-            cpu,
-            object: emit == "obj",
-        }),
+            target,
+            precision,
+        } => {
+            if target == "cuda" {
+                return Err(CliError::user(
+                    "--target cuda: this build of ingot has no GPU backend yet",
+                    "use --target cpu (the default)",
+                ));
+            }
+            if precision != "fp32" {
+                return Err(CliError::user(
+                    format!("--precision {precision}: only fp32 is implemented so far"),
+                    "use --precision fp32 (the default)",
+                ));
+            }
+            compile::run(compile::Request {
+                file: &file,
+                out: &out,
+                cpu,
+                object: emit == "obj",
+            })
+        }
         Cmd::Print { file, inline_all } => {
             let g = load(&file)?;
             print!("{}", with_newline(irapi::print(&g, inline_all)));
