@@ -16,6 +16,7 @@
 use super::fused::{body_program, contraction_with_epilogue};
 use super::jit::{single_op_body, Sink};
 use ingot_ir::{Graph, Node, Op, Tensor, TensorType, Value};
+use ingot_runtime::kernels::is_contraction;
 use ingot_runtime::kernels::movement::movement_kernel;
 use ingot_runtime::spec::KernelSpec;
 use std::collections::HashMap;
@@ -26,20 +27,6 @@ pub enum Selected {
     Spec(Box<KernelSpec>, Option<Vec<Value>>),
     Rejected(String),
     None,
-}
-
-fn is_contraction(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::MatMul
-            | Op::Gemm { .. }
-            | Op::Conv { .. }
-            | Op::ConvTranspose { .. }
-            | Op::MaxPool { .. }
-            | Op::AveragePool { .. }
-            | Op::GlobalAveragePool
-            | Op::GlobalMaxPool
-    )
 }
 
 /// The native kernel for node `n` of `g`; `users` is `g.users()`.

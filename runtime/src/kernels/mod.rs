@@ -25,6 +25,22 @@ use ingot_ir::{Op, Tensor, TensorType};
 use matmul::MatMulKernel;
 use pool::PoolKernel;
 
+/// Whether [`contraction_kernel`] builds kernels for `op` (contractions
+/// and pools: they pack constant weights when built and take epilogues).
+pub fn is_contraction(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::MatMul
+            | Op::Gemm { .. }
+            | Op::Conv { .. }
+            | Op::ConvTranspose { .. }
+            | Op::MaxPool { .. }
+            | Op::AveragePool { .. }
+            | Op::GlobalAveragePool
+            | Op::GlobalMaxPool
+    )
+}
+
 /// The kernel for contraction/pool `op` with operand types and constant
 /// values, or `None` if `op` is neither. Weights must be constants (they
 /// are packed here, once); a runtime B operand is supported for MatMul and
@@ -36,18 +52,7 @@ pub fn contraction_kernel(
     n_outputs: usize,
     epilogue: Option<Epilogue>,
 ) -> Option<Result<Box<dyn Kernel>, String>> {
-    let ours = matches!(
-        op,
-        Op::MatMul
-            | Op::Gemm { .. }
-            | Op::Conv { .. }
-            | Op::ConvTranspose { .. }
-            | Op::MaxPool { .. }
-            | Op::AveragePool { .. }
-            | Op::GlobalAveragePool
-            | Op::GlobalMaxPool
-    );
-    if !ours {
+    if !is_contraction(op) {
         return None;
     }
     let c = |i: usize| consts.get(i).and_then(|t| t.as_ref());

@@ -111,18 +111,8 @@ impl Sink {
                 }
             }
         }
-        let mut variants = vec![];
-        for (i, p) in pats.into_iter().enumerate() {
-            match ew_gen::compile(&prog, &p, &self.isa, self.feat) {
-                Ok(code) => {
-                    variants.push((p, self.blobs.len()));
-                    self.blobs.push(code);
-                }
-                // Only the predicted pattern must compile.
-                Err(e) if i == 0 => return Err(e),
-                Err(_) => {}
-            }
-        }
+        let (isa, feat) = (self.isa.clone(), self.feat);
+        let variants = self.compile_variants(pats, |p| ew_gen::compile(&prog, p, &isa, feat))?;
         let spec = EwSpec {
             inputs: prog.inputs.iter().map(|t| t.map(|t| t.dtype())).collect(),
             outputs: prog.out_tys().iter().map(|t| t.dtype()).collect(),
@@ -149,17 +139,9 @@ impl Sink {
                 pats.push(p);
             }
         }
-        let mut variants = vec![];
-        for (i, p) in pats.into_iter().enumerate() {
-            match reduce_gen::compile(&rp.prog, &p, &self.isa, self.feat) {
-                Ok(code) => {
-                    variants.push((p, self.blobs.len()));
-                    self.blobs.push(code);
-                }
-                Err(e) if i == 0 => return Err(e),
-                Err(_) => {}
-            }
-        }
+        let (isa, feat) = (self.isa.clone(), self.feat);
+        let variants =
+            self.compile_variants(pats, |p| reduce_gen::compile(&rp.prog, p, &isa, feat))?;
         let spec = ReduceSpec {
             inputs: rp
                 .prog
@@ -178,6 +160,27 @@ impl Sink {
         };
         self.gen.red.push(rp);
         Ok(spec)
+    }
+
+    /// Compile each pattern with `gen`, keeping the code; the first (the
+    /// predicted one) must compile, others that fail are left out.
+    fn compile_variants<P>(
+        &mut self,
+        pats: Vec<P>,
+        gen: impl Fn(&P) -> Result<Vec<u8>, JitError>,
+    ) -> Result<Vec<(P, usize)>, JitError> {
+        let mut variants = vec![];
+        for (i, p) in pats.into_iter().enumerate() {
+            match gen(&p) {
+                Ok(code) => {
+                    variants.push((p, self.blobs.len()));
+                    self.blobs.push(code);
+                }
+                Err(e) if i == 0 => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(variants)
     }
 
     /// Map the code executable. Returns the source kernels are built from
