@@ -329,14 +329,14 @@ fn build_step(
 
 /// Build as [`build_program`], except that a step whose kernel cannot be
 /// built becomes its `fallbacks` entry (the interpreter running the
-/// original op on the original operands), in `spec` too; returns each such
-/// step's index and why. For compiling in memory, where an instance a
+/// original op on the original operands and results), in `spec` too;
+/// returns each such step's index and why. For compiling in memory, where an instance a
 /// kernel refuses is not an error.
 pub fn build_program_lenient(
     spec: &mut ProgramSpec,
     consts: Vec<Tensor>,
     code: &CodeSource,
-    fallbacks: &[(Op, Vec<usize>)],
+    fallbacks: &[StepSpec],
 ) -> Result<(Program, Vec<(usize, String)>), String> {
     if fallbacks.len() != spec.steps.len() {
         return Err(format!(
@@ -355,10 +355,9 @@ pub fn build_program_lenient(
             Ok(k) => k,
             Err(e) => {
                 rejected.push((i, format!("{}: {e}", s.label)));
-                let (op, ins) = fallbacks[i].clone();
-                s.kind = KernelSpec::Fallback(op.clone());
-                s.ins = ins;
-                StepKind::Fallback(op)
+                *s = fallbacks[i].clone();
+                build_step(s, &bufs, &consts, code)
+                    .map_err(|e| format!("{}: fallback: {e}", s.label))?
             }
         };
         steps.push(Step {

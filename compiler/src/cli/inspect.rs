@@ -486,7 +486,7 @@ fn text(r: &Inspection) -> String {
             let _ = writeln!(s, "  sum of intermediates    {}", bytes(*sum_bytes));
             let _ = writeln!(
                 s,
-                "  {buffers} buffers, {in_place} in place, {dynamic} of data-dependent size (outside the arena)"
+                "  {buffers} buffers, {in_place} in place, {dynamic} outside the arena (data-dependent size, or results nothing reads)"
             );
         }
         Memory::Unavailable { error } => {

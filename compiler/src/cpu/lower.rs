@@ -44,9 +44,9 @@ impl LowerStats {
 /// A lowered graph.
 pub struct Lowered {
     pub spec: ProgramSpec,
-    /// Per step: the interpreter form of its node (op and operand buffers),
-    /// for when its kernel refuses to build.
-    pub fallbacks: Vec<(Op, Vec<usize>)>,
+    /// Per step: the interpreter form of its node (its op on its operand
+    /// and result buffers), for when its kernel refuses to build.
+    pub fallbacks: Vec<StepSpec>,
     pub stats: LowerStats,
 }
 
@@ -113,11 +113,12 @@ pub fn lower(
                 .copied()
                 .ok_or_else(|| format!("{v} (used by {n} `{}`) has no buffer", nd.op.name()))
         };
-        let outs = nd
+        let mut outs = nd
             .outputs
             .iter()
             .map(lookup)
             .collect::<Result<Vec<_>, _>>()?;
+        let node_outs = outs.clone();
         let label = format!(
             "{n} `{}`{}",
             nd.op.name(),
@@ -126,7 +127,14 @@ pub fn lower(
                 .map(|l| format!(" at {l:?}"))
                 .unwrap_or_default()
         );
-        let sized = outs.iter().all(|&b| bufs[b].loc != LocSpec::Dynamic);
+        // max_pool's indices that nothing reads are outside the plan (the
+        // native kernel skips them; see `MemoryPlan::dynamic`).
+        let unread_indices = matches!(nd.op, Op::MaxPool { .. })
+            && nd.outputs.len() > 1
+            && !users.contains_key(&nd.outputs[1])
+            && !g.outputs().contains(&nd.outputs[1]);
+        let planned = if unread_indices { &outs[..1] } else { &outs[..] };
+        let sized = planned.iter().all(|&b| bufs[b].loc != LocSpec::Dynamic);
         let chosen = if native && sized {
             select(g, n, &users, sink)
         } else {
@@ -141,6 +149,9 @@ pub fn lower(
         let kind = match chosen {
             Selected::Spec(k, operands) => {
                 stats.native += 1;
+                if unread_indices {
+                    outs.truncate(1);
+                }
                 if let Some(operands) = operands {
                     ins = operands.iter().map(lookup).collect::<Result<Vec<_>, _>>()?;
                 }
@@ -156,7 +167,12 @@ pub fn lower(
                 KernelSpec::Fallback(nd.op.clone())
             }
         };
-        fallbacks.push((nd.op.clone(), node_ins));
+        fallbacks.push(StepSpec {
+            kind: KernelSpec::Fallback(nd.op.clone()),
+            ins: node_ins,
+            outs: node_outs,
+            label: label.clone(),
+        });
         steps.push(StepSpec {
             kind,
             ins,

@@ -180,7 +180,11 @@ fn compile_into(
     let (program, refused) = build_program_lenient(&mut spec, consts.clone(), &code, &fallbacks)
         .map_err(CompileError::Lower)?;
     for (i, why) in refused {
-        stats.demote(fallbacks[i].0.name(), why);
+        let op = match &fallbacks[i].kind {
+            ingot_runtime::spec::KernelSpec::Fallback(op) => op.name(),
+            _ => "?",
+        };
+        stats.demote(op, why);
     }
     let model = Model::new(program, opts.threads).map_err(CompileError::Lower)?;
     let t3 = Instant::now();

@@ -87,7 +87,10 @@ pub struct MemoryPlan {
     /// (input, result) pairs where the result reuses the input's buffer.
     pub in_place: Vec<(Value, Value)>,
     /// Values left out of the arena because their size is data dependent
-    /// (only with [`plan_memory_partial`]): the executor holds them on the heap.
+    /// (only with [`plan_memory_partial`]): the executor holds them on the
+    /// heap. Also `max_pool`'s indices when nothing reads them: the native
+    /// kernel does not compute them, and the interpreter's copy lives on the
+    /// heap for one step.
     pub dynamic: Vec<Value>,
 }
 
@@ -165,6 +168,8 @@ pub fn plan_memory_partial(g: &Graph) -> MemoryPlan {
 
 fn plan(g: &Graph, partial: bool) -> Result<MemoryPlan, String> {
     let steps = g.order().len();
+    let users = g.users();
+    let read = |v: &Value| users.contains_key(v) || g.outputs().contains(v);
     let mut dynamic = vec![];
     let mut buffers: Vec<Buffer> = vec![];
     let mut index: HashMap<Value, usize> = HashMap::new();
@@ -178,8 +183,12 @@ fn plan(g: &Graph, partial: bool) -> Result<MemoryPlan, String> {
         if matches!(nd.op, Op::Const { .. }) {
             continue;
         }
-        for &v in &nd.outputs {
+        for (k, &v) in nd.outputs.iter().enumerate() {
             let ty = g.ty(v);
+            if k > 0 && matches!(nd.op, Op::MaxPool { .. }) && !read(&v) {
+                dynamic.push(v);
+                continue;
+            }
             if partial && aligned_bytes(ty).is_none() {
                 dynamic.push(v);
                 continue;
