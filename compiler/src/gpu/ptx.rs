@@ -290,7 +290,8 @@ fn generate(
     let outs: Vec<String> = (0..prog.outputs.len())
         .map(|j| base(&mut a, &Param::Out(j)))
         .collect();
-    let mut ins: Vec<Option<(String, Option<(String, String)>)>> = vec![None; layouts.len()];
+    // Per used input: its base pointer and, for `Bcast`, its (div, mod).
+    let mut ins: Vec<(String, Option<(String, String)>)> = vec![Default::default(); layouts.len()];
     for &(k, _) in &used {
         let b = base(&mut a, &Param::In(k));
         let dm = (layouts[k] == Layout::Bcast).then(|| {
@@ -306,7 +307,7 @@ fn generate(
             );
             (d, m)
         });
-        ins[k] = Some((b, dm));
+        ins[k] = (b, dm);
     }
     let n = a.op(
         Class::B64,
@@ -335,14 +336,14 @@ fn generate(
     let mut loaded: Vec<Vec<String>> = vec![vec![]; layouts.len()];
     for &(k, t) in &used {
         if layouts[k] == Layout::Splat {
-            let (b, _) = ins[k].clone().unwrap_or_default();
+            let b = ins[k].0.clone();
             let v = load(&mut a, t, &b);
             loaded[k] = vec![v; lanes];
         }
     }
     a.label("LOOP");
     for &(k, t) in &used {
-        let (b, dm) = ins[k].clone().unwrap_or_default();
+        let (b, dm) = ins[k].clone();
         match layouts[k] {
             Layout::Splat => {}
             Layout::Contig if vector => loaded[k] = load4(&mut a, t, &b, &i),
@@ -360,11 +361,20 @@ fn generate(
         }
     }
     let mut results: Vec<Vec<String>> = vec![];
-    for lane in 0..lanes {
+    // Per lane, the loaded value of each input (empty for unused inputs).
+    let per_lane: Vec<Vec<String>> = (0..lanes)
+        .map(|l| {
+            loaded
+                .iter()
+                .map(|v| v.get(l).cloned().unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    for lane_loads in &per_lane {
         let mut vals: Vec<String> = Vec::with_capacity(prog.nodes.len());
         for (e, t) in &prog.nodes {
             let v = match e {
-                E::Load(k) => loaded[*k][lane].clone(),
+                E::Load(k) => lane_loads[*k].clone(),
                 _ => eval(&mut a, prog, e, *t, &vals)?,
             };
             vals.push(v);

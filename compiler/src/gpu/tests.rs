@@ -206,13 +206,13 @@ fn const_body(op: Op, c: f32) -> Graph {
     g
 }
 
-/// `x * 0.5 * (1 + erf(x * 0.7071))`.
+/// `x * 0.5 * (1 + erf(x * 0.7071…))`.
 fn gelu_erf_form() -> Graph {
     let mut g = Graph::new("gelu");
     let x = g.add_input("x", f32t(&[4, 64])).unwrap();
     let (h, s, one) = (
         g.add_const(Tensor::scalar(0.5f32)),
-        g.add_const(Tensor::scalar(0.7071f32)),
+        g.add_const(Tensor::scalar(std::f32::consts::FRAC_1_SQRT_2)),
         g.add_const(Tensor::scalar(1.0f32)),
     );
     let xs = g.add_node(Op::Mul, &[x, s]).unwrap()[0];
