@@ -9,4 +9,5 @@ pub use ingot_ir as ir;
 pub mod artifact;
 pub mod cobj;
 pub mod cpu;
+pub mod gpu;
 pub mod onnx;

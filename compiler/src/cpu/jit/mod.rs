@@ -20,7 +20,7 @@ mod emit;
 mod ew_gen;
 mod math;
 mod predict;
-mod prog;
+pub(crate) mod prog;
 mod reduce_gen;
 mod reduce_lower;
 mod reduce_plan;
