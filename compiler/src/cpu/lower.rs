@@ -133,7 +133,11 @@ pub fn lower(
             && nd.outputs.len() > 1
             && !users.contains_key(&nd.outputs[1])
             && !g.outputs().contains(&nd.outputs[1]);
-        let planned = if unread_indices { &outs[..1] } else { &outs[..] };
+        let planned = if unread_indices {
+            &outs[..1]
+        } else {
+            &outs[..]
+        };
         let sized = planned.iter().all(|&b| bufs[b].loc != LocSpec::Dynamic);
         let chosen = if native && sized {
             select(g, n, &users, sink)
