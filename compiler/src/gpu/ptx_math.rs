@@ -13,6 +13,7 @@
 //! re-measured them yet.
 
 use super::ptx::{imm, Asm, Class};
+use crate::cpu::jit::math::{ERF_CLAMP, ERF_P, ERF_Q};
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// 1.5·2^23: adding it rounds an f32 of magnitude < 2^22 to an integer.
@@ -191,38 +192,21 @@ impl Asm {
     }
 
     pub(crate) fn erf(&mut self, x: &str) -> String {
+        // As the CPU's: sign(x) · min(1, a·P(a²)/Q(a²)), a = min(|x|, 3.92);
+        // NaN fails both comparisons and flows through.
         let a = self.f("abs.f32", &[x]);
-        // Small: 2/√π (x - x³/3 + x⁵/10 - x⁷/42 + x⁹/216 - x¹¹/1320 + x¹³/9360).
-        let z = self.f("mul.rn.f32", &[x, x]);
-        let k = std::f64::consts::FRAC_2_SQRT_PI;
-        let cs: Vec<f32> = [1.0 / 9360.0, -1.0 / 1320.0, 1.0 / 216.0, -1.0 / 42.0, 0.1]
-            .iter()
-            .chain(&[-1.0 / 3.0, 1.0])
-            .map(|c: &f64| (c * k) as f32)
-            .collect();
-        let p = self.horner(&z, &cs);
-        let small = self.f("mul.rn.f32", &[&p, x]);
-        // Large: 1 - t P(t) e^{-x²}, t = 1/(1 + p|x|).
-        let d = self.fma(&imm(0.327_591_1), &a, &imm(1.0));
-        let t = self.f("div.rn.f32", &[&imm(1.0), &d]);
-        let q = self.horner(
-            &t,
-            &[
-                1.061_405_4,
-                -1.453_152_1,
-                1.421_413_7,
-                -0.284_496_74,
-                0.254_829_6,
-            ],
-        );
-        let qt = self.f("mul.rn.f32", &[&q, &t]);
-        let nz = self.f("neg.f32", &[&z]);
-        let e = self.exp(&nz);
-        let qe = self.f("mul.rn.f32", &[&qt, &e]);
-        let big = self.f("sub.rn.f32", &[&imm(1.0), &qe]);
-        let big = self.copy_sign(&big, x);
-        let is_big = self.p("setp.ge.f32", &[&a, &imm(0.5)]);
-        self.sel(&is_big, &big, &small)
+        let over = self.p("setp.gt.f32", &[&a, &imm(ERF_CLAMP)]);
+        let a = self.sel(&over, &imm(ERF_CLAMP), &a);
+        let z = self.f("mul.rn.f32", &[&a, &a]);
+        let p = self.horner(&z, &ERF_P);
+        let q = self.horner(&z, &ERF_Q);
+        let ap = self.f("mul.rn.f32", &[&a, &p]);
+        let r = self.f("div.rn.f32", &[&ap, &q]);
+        let above = self.p("setp.gt.f32", &[&r, &imm(1.0)]);
+        let r = self.sel(&above, &imm(1.0), &r);
+        // Exactly 1 past the clamp (gelu(-inf) must be NaN, as -inf·0).
+        let r = self.sel(&over, &imm(1.0), &r);
+        self.copy_sign(&r, x)
     }
 
     /// `log(1 + u)` for u ≥ 0, accurate for tiny u: `log(w)·u/(w-1)`.

@@ -18,7 +18,7 @@
 mod code;
 mod emit;
 mod ew_gen;
-mod math;
+pub(crate) mod math;
 mod predict;
 pub(crate) mod prog;
 mod reduce_gen;

@@ -64,7 +64,8 @@ fn math_sweep() {
     let (a, _) = errors(&Op::Erf, &inputs(-6.0, 6.0, n / 4), erf64, 0.0);
     assert!(a <= 5e-7, "erf abs {a}");
     let (_, r) = errors(&Op::Erf, &inputs(-0.49, 0.49, n / 4), erf64, 1e-30);
-    assert!(r <= 2e-7, "erf rel near 0: {r}");
+    // One rational function for all x (no Taylor branch): ≈ 2.5 ulp.
+    assert!(r <= 3e-7, "erf rel near 0: {r}");
 }
 
 #[test]
