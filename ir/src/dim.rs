@@ -221,6 +221,15 @@ impl Dim {
         }
     }
 
+    /// The name, if this dim is a single symbol (`batch`, not `batch*2`).
+    pub fn as_var(&self) -> Option<String> {
+        let vs = self.vars();
+        match vs.as_slice() {
+            [v] if *self == Dim::var(v) => Some(v.to_string()),
+            _ => None,
+        }
+    }
+
     /// The static size, if known.
     pub fn as_known(&self) -> Option<i64> {
         match self {

@@ -531,12 +531,6 @@ pub fn check_plan_bytes(bytes: &[u8]) -> Result<(), ArtifactError> {
         .map_err(ArtifactError::Malformed)
 }
 
-/// Read and check an artifact's metadata (no code is mapped, nothing built).
-pub fn read_meta(bytes: &[u8]) -> Result<Meta, ArtifactError> {
-    let secs = sections(bytes)?;
-    decode(&bytes[secs[0].clone()], "metadata")
-}
-
 /// A loaded artifact: its metadata and the runnable model.
 pub struct Loaded {
     pub meta: Meta,

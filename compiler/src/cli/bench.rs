@@ -62,13 +62,9 @@ fn batch_dims(
                     "export the model with a dynamic batch dim, or leave out --batch",
                 ))
             }
-            Some(d @ Dim::Sym(_)) => {
-                let vs = d.vars();
-                if vs.len() == 1
-                    && *d == Dim::var(&vs[0])
-                    && !dims.iter().any(|(s, _)| *s == *vs[0])
-                {
-                    dims.push((vs[0].to_string(), n));
+            Some(d) => {
+                if let Some(v) = d.as_var().filter(|v| !dims.iter().any(|(s, _)| s == v)) {
+                    dims.push((v, n));
                 }
             }
             _ => {}

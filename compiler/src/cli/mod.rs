@@ -367,12 +367,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             target,
             precision,
         } => {
-            if target == "cuda" {
-                return Err(CliError::user(
-                    "--target cuda: this build of ingot has no GPU backend yet",
-                    "use --target cpu (the default)",
-                ));
-            }
+            model::check_target(&target)?;
             if precision != "fp32" {
                 return Err(CliError::user(
                     format!("--precision {precision}: only fp32 is implemented so far"),

@@ -40,14 +40,20 @@ pub fn is_artifact(path: &Path) -> bool {
         .is_ok_and(|_| head == ingot_runtime::artifact::MAGIC)
 }
 
-/// `target` is `cpu` or `cuda`; `interp` runs the interpreter instead.
-pub fn load(path: &Path, target: &str, interp: bool, threads: usize) -> Result<Loaded, CliError> {
+/// `--target`: only `cpu` runs in this build.
+pub fn check_target(target: &str) -> Result<(), CliError> {
     if target == "cuda" {
         return Err(CliError::user(
             "--target cuda: this build of ingot has no GPU backend yet",
             "use --target cpu (the default)",
         ));
     }
+    Ok(())
+}
+
+/// `target` is `cpu` or `cuda`; `interp` runs the interpreter instead.
+pub fn load(path: &Path, target: &str, interp: bool, threads: usize) -> Result<Loaded, CliError> {
+    check_target(target)?;
     let t0 = Instant::now();
     if is_artifact(path) {
         if interp {

@@ -120,14 +120,7 @@ pub fn body_program(body: &Graph, kind: &str, sink: &mut Sink) -> Result<KernelS
     // The inner executor binds symbolic dims from its inputs' shapes,
     // which works for plain symbols (`batch`) only; a body whose input
     // is `batch*2` could not size its buffers at run time.
-    let plain = |d: &ingot_ir::Dim| match d {
-        ingot_ir::Dim::Known(_) => true,
-        ingot_ir::Dim::Sym(_) => {
-            let vs = d.vars();
-            vs.len() == 1 && *d == ingot_ir::Dim::var(&vs[0])
-        }
-        ingot_ir::Dim::Unknown => false,
-    };
+    let plain = |d: &ingot_ir::Dim| d.as_known().is_some() || d.as_var().is_some();
     let compound = body
         .inputs()
         .iter()
