@@ -157,6 +157,22 @@ fn conv_depthwise() {
         c.dilations = vec![d, d];
         assert!(c.check(7).contains("depthwise"));
     }
+    // MobileNet-like: many small planes; TF-style asymmetric padding;
+    // a 1x1 stride-2 depthwise on an odd width (flat pitch = output width,
+    // written in place).
+    let mut c = case(&[1, 40, 7, 7], &[40, 1, 3, 3]);
+    c.group = 40;
+    c.pads = vec![1, 1, 1, 1];
+    assert!(c.check(11).contains("depthwise"));
+    let mut c = case(&[1, 5, 16, 15], &[5, 1, 3, 3]);
+    c.group = 5;
+    c.pads = vec![0, 0, 1, 1];
+    c.strides = vec![2, 2];
+    assert!(c.check(12).contains("depthwise"));
+    let mut c = case(&[1, 4, 9, 13], &[4, 1, 1, 1]);
+    c.group = 4;
+    c.strides = vec![2, 2];
+    assert!(c.check(13).contains("depthwise"));
     // Channel multiplier 2, 5x5, no bias.
     let mut c = case(&[1, 3, 9, 8], &[6, 1, 5, 5]);
     c.group = 3;

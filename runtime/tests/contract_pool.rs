@@ -213,6 +213,32 @@ fn max_pool_nan_wins_and_empty_windows() {
 }
 
 #[test]
+fn wide_rows_strides_one_and_two_with_nans() {
+    // Rows longer than a 16-lane vector, so the vector paths run full
+    // vectors, masked tails and the stride-2 gather across vectors.
+    for (w, s) in [(67, 1), (67, 2), (112, 2), (33, 2), (16, 1), (17, 2)] {
+        let mut v = values(3 * 9 * w, w as u64);
+        for i in (5..v.len()).step_by(97) {
+            v[i] = f32::NAN;
+        }
+        let x = Tensor::from_vec(&[1, 3, 9, w], v).unwrap();
+        for max in [true, false] {
+            let op = window(
+                max,
+                &[3, 3],
+                &[s, s],
+                &[1, 1, 1, 1],
+                &[],
+                false,
+                AutoPad::NotSet,
+                false,
+            );
+            check(&op, &x);
+        }
+    }
+}
+
+#[test]
 fn global_pools() {
     for s in [
         &[2, 3, 7, 7][..],

@@ -139,8 +139,15 @@ fn tap_count(o: usize, g: &Geom, a: usize, pad: bool) -> usize {
 
 /// One plane of a windowed pool. `counts` holds the per-axis divisors for
 /// average pooling (concatenated d, h, w), unused for max.
+/// `row_op(row, src, sx)` folds `src[j * sx]` into `row[j]` for every `j`.
 #[inline(always)]
-unsafe fn plane<const MAX: bool>(inp: *const f32, out: *mut f32, g: &Geom, counts: &[f32]) {
+unsafe fn plane<const MAX: bool>(
+    inp: *const f32,
+    out: *mut f32,
+    g: &Geom,
+    counts: &[f32],
+    row_op: impl Fn(&mut [f32], *const f32, usize),
+) {
     let [od, oh, ow] = g.o;
     let [id, ih, iw] = g.i;
     let sx = g.s[2];
@@ -165,14 +172,7 @@ unsafe fn plane<const MAX: bool>(inp: *const f32, out: *mut f32, g: &Geom, count
                         if lo == hi {
                             continue;
                         }
-                        let s = std::slice::from_raw_parts(
-                            src.offset((lo * sx) as isize + off),
-                            (hi - lo - 1) * sx + 1,
-                        );
-                        for (j, o) in row[lo..hi].iter_mut().enumerate() {
-                            let v = s[j * sx];
-                            *o = if MAX { nanmax(*o, v) } else { *o + v };
-                        }
+                        row_op(&mut row[lo..hi], src.offset((lo * sx) as isize + off), sx);
                     }
                 }
             }
@@ -186,10 +186,77 @@ unsafe fn plane<const MAX: bool>(inp: *const f32, out: *mut f32, g: &Geom, count
     }
 }
 
+/// `row[j] = max or sum (row[j], src[j * sx])`, one element at a time.
+///
+/// # Safety
+/// `src` holds `(row.len() - 1) * sx + 1` floats.
+#[inline(always)]
+unsafe fn row_scalar<const MAX: bool>(row: &mut [f32], src: *const f32, sx: usize) {
+    for (j, o) in row.iter_mut().enumerate() {
+        let v = *src.add(j * sx);
+        *o = if MAX { nanmax(*o, v) } else { *o + v };
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn plane_avx2<const MAX: bool>(inp: *const f32, out: *mut f32, g: &Geom, counts: &[f32]) {
-    plane::<MAX>(inp, out, g, counts)
+    plane::<MAX>(inp, out, g, counts, |r, s, sx| row_scalar::<MAX>(r, s, sx))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn plane_avx512<const MAX: bool>(inp: *const f32, out: *mut f32, g: &Geom, counts: &[f32]) {
+    plane::<MAX>(inp, out, g, counts, |r, s, sx| row_avx512::<MAX>(r, s, sx))
+}
+
+/// [`row_scalar`] 16 lanes at a time for strides 1 and 2 (a stride-2 row
+/// is gathered with two masked loads and a lane permute, reading only the
+/// elements it uses). Max keeps [`nanmax`]'s semantics: `max(v, o)` keeps
+/// `o` on ties (so `max(0, -0) = 0` as in the scalar code), and lanes where
+/// either side is NaN take `o + v`, a NaN.
+///
+/// # Safety
+/// As [`row_scalar`]; the host has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn row_avx512<const MAX: bool>(row: &mut [f32], src: *const f32, sx: usize) {
+    use std::arch::x86_64::*;
+    if sx > 2 {
+        return row_scalar::<MAX>(row, src, sx);
+    }
+    let lanes = |k: usize| -> __mmask16 {
+        if k >= 16 {
+            0xffff
+        } else {
+            ((1u32 << k) - 1) as u16
+        }
+    };
+    let idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let (n, dst) = (row.len(), row.as_mut_ptr());
+    let mut j = 0;
+    while j < n {
+        let cnt = (n - j).min(16);
+        let m = lanes(cnt);
+        let v = if sx == 1 {
+            _mm512_maskz_loadu_ps(m, src.add(j))
+        } else {
+            let need = 2 * cnt - 1;
+            let a = _mm512_maskz_loadu_ps(lanes(need), src.add(2 * j));
+            let b = _mm512_maskz_loadu_ps(lanes(need.saturating_sub(16)), src.add(2 * j + 16));
+            _mm512_permutex2var_ps(a, idx, b)
+        };
+        let o = _mm512_maskz_loadu_ps(m, dst.add(j));
+        let r = if MAX {
+            let hi = _mm512_max_ps(v, o);
+            let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(o, v);
+            _mm512_mask_add_ps(hi, nan, o, v)
+        } else {
+            _mm512_add_ps(o, v)
+        };
+        _mm512_mask_storeu_ps(dst.add(j), m, r);
+        j += 16;
+    }
 }
 
 /// Reduce one plane to one value.
@@ -288,6 +355,7 @@ impl Kernel for PoolKernel {
         };
         let par = cx.threads > 1 && work >= pack::PAR_MIN_FLOPS / 4.0;
         let fast = pack::has_avx2_fma();
+        let wide = crate::kernels::sgemm::available();
         let (xa, ya) = (xp as usize, yp as usize);
         pack::for_each_tile(&grid, par, None, |t| {
             for p in t.r0..t.r1 {
@@ -298,6 +366,15 @@ impl Kernel for PoolKernel {
                         (ya as *mut f32).add(p * hwo),
                     );
                     #[cfg(target_arch = "x86_64")]
+                    if wide {
+                        if max {
+                            plane_avx512::<true>(i, o, &g, &counts);
+                        } else {
+                            plane_avx512::<false>(i, o, &g, &counts);
+                        }
+                        continue;
+                    }
+                    #[cfg(target_arch = "x86_64")]
                     if fast {
                         if max {
                             plane_avx2::<true>(i, o, &g, &counts);
@@ -306,11 +383,11 @@ impl Kernel for PoolKernel {
                         }
                         continue;
                     }
-                    let _ = fast;
+                    let _ = (fast, wide);
                     if max {
-                        plane::<true>(i, o, &g, &counts);
+                        plane::<true>(i, o, &g, &counts, |r, s, sx| row_scalar::<true>(r, s, sx));
                     } else {
-                        plane::<false>(i, o, &g, &counts);
+                        plane::<false>(i, o, &g, &counts, |r, s, sx| row_scalar::<false>(r, s, sx));
                     }
                 }
             }

@@ -2,7 +2,10 @@
 //! channel per group, a direct loop) and transposed (GEMM into column
 //! scratch, then col2im scatter-add).
 //!
-//! The depthwise loop keeps one output row in L1 and, per kernel tap, adds
+//! On AVX-512 hosts, 2-D depthwise convolutions with equal strides 1 or 2
+//! go through a flattened, zero-bordered copy of the input (see [`Flat`]):
+//! one branch-free vector loop per band of rows, no per-row edge cases.
+//! Otherwise the depthwise loop keeps one output row in L1 and, per kernel tap, adds
 //! `w * input_row[shifted]` over the tap's valid output range (computed, not
 //! tested per element), so the inner loop is a branch-free, vectorizable
 //! multiply-add. It is compiled twice: generic and with AVX2+FMA, chosen at
@@ -241,6 +244,30 @@ pub(super) unsafe fn depthwise(job: &Job, ep: Option<&Bound>, threads: usize) {
     let flops = 2.0 * (job.n * kc.m * hwo * taps) as f64;
     let par = threads > 1 && flops >= pack::PAR_MIN_FLOPS / 4.0 && grid.tiles() > 1;
     let fast = pack::has_avx2_fma();
+    #[cfg(target_arch = "x86_64")]
+    if let Some(f) = Flat::plan(g).filter(|_| crate::kernels::sgemm::available()) {
+        let scratch = f.scratch(g);
+        pack::for_each_tile(&grid, par, ep, |t| {
+            with_scratch(scratch, |buf| {
+                let (pad, tmp) = buf.split_at_mut(f.len + FLAT_SLACK);
+                pad.fill(0.0);
+                for r in t.r0..t.r1 {
+                    let ci = r / kc.mg;
+                    let w = &kc.weight[r * taps..(r + 1) * taps];
+                    let bias = kc.bias.as_ref().map_or(0.0, |b| b[r]);
+                    // SAFETY: channel `ci` of image `t.b` and output
+                    // channel `r` lie inside the buffers; this tile owns
+                    // output channel `r`; the host has AVX-512F.
+                    unsafe {
+                        let inp = job.x.add((t.b * kc.c + ci) * hwi);
+                        let out = job.y.add((t.b * kc.m + r) * hwo);
+                        dw_flat_avx512(&f, inp, pad, w, bias, out, tmp, g);
+                    }
+                }
+            })
+        });
+        return;
+    }
     pack::for_each_tile(&grid, par, ep, |t| {
         for r in t.r0..t.r1 {
             let ci = r / kc.mg;
@@ -261,6 +288,283 @@ pub(super) unsafe fn depthwise(job: &Job, ep: Option<&Bound>, threads: usize) {
             }
         }
     });
+}
+
+/// Floats of slack after a [`Flat`] buffer (every read is masked to the
+/// buffer; kept as a guard band).
+const FLAT_SLACK: usize = 16;
+
+/// The flattened depthwise layout (2-D, equal strides 1 or 2): a band of
+/// input rows copied into a zero-bordered buffer, so every output reads
+/// every tap at a fixed offset with no bounds to test. Bands of `band`
+/// output rows keep the buffer near 16 KiB, in L1 (a whole 112x112 plane
+/// would not be); their halo rows are copied twice.
+///
+/// Stride 1: rows of pitch `wp`; output `(y, x)` of a band reads tap `t`
+/// at `y * wp + x + off[t]`, so a band is one branch-free vector loop over
+/// `q = y * wp + x` (columns `ow..wp` of each row computed and dropped)
+/// instead of a row at a time with per-row edge cases (on 7x7 planes that
+/// setup cost ~20 cycles per output).
+///
+/// Stride 2: each padded row is stored de-interleaved, its even columns
+/// then its odd columns (`half` each, pitch `2 * half`), so output `(y, x)`
+/// reads tap `t` at `2 * y * pitch + x + off[t]`: unit-stride loads, the
+/// gather done once per input element while copying instead of once per
+/// tap. One vector loop per output row, written in place.
+struct Flat {
+    /// Stride 1: padded row width. Stride 2: `2 * half`.
+    pitch: usize,
+    /// Stride 2: floats per parity half-row.
+    half: usize,
+    /// Output rows per band, and input rows a band reads.
+    band: usize,
+    band_in: usize,
+    /// Buffer floats (whole rows).
+    len: usize,
+    /// Per tap, where it reads relative to its output's base.
+    offs: Vec<usize>,
+}
+
+/// Buffer floats a band aims for: 16 KiB, half of L1.
+const BAND_FLOATS: usize = 1 << 12;
+
+impl Flat {
+    /// The layout for `g`, or `None` for 3-D windows and unequal or other
+    /// strides (left to [`dw_plane`]).
+    fn plan(g: &Geom) -> Option<Flat> {
+        let two_d = g.k[0] == 1 && g.i[0] == 1 && g.o[0] == 1 && g.pb[0] == 0;
+        let s = g.s[2];
+        if !two_d || g.s[1] != s || !(s == 1 || s == 2) {
+            return None;
+        }
+        let [_, _, iw] = g.i;
+        let [_, oh, ow] = g.o;
+        let (kh, kw, dh, dw) = (g.k[1], g.k[2], g.d[1], g.d[2]);
+        // Padded width: the input and every column a window reaches.
+        let wp = (g.pb[2] + iw).max(s * (ow - 1) + (kw - 1) * dw + 1);
+        let (pitch, half) = if s == 1 {
+            (wp, 0)
+        } else {
+            let half = wp.div_ceil(2);
+            (2 * half, half)
+        };
+        let offs: Vec<usize> = (0..kh * kw)
+            .map(|t| {
+                let (r, c) = (t / kw, (t % kw) * dw);
+                r * dh * pitch + if s == 1 { c } else { (c % 2) * half + c / 2 }
+            })
+            .collect();
+        let max_off = offs.iter().copied().max().unwrap_or(0);
+        let halo = (kh - 1) * dh;
+        let band = (BAND_FLOATS / pitch)
+            .saturating_sub(halo + 1)
+            .div_euclid(s)
+            .clamp(1, oh);
+        let band_in = (band - 1) * s + halo + 1;
+        // Last element read: the flat loop's at stride 1 (its dropped
+        // columns reach into the next row), the last row's last output
+        // otherwise.
+        let last = if s == 1 {
+            band * pitch - 1 + max_off
+        } else {
+            2 * (band - 1) * pitch + ow - 1 + max_off
+        };
+        let len = (last + 1).max(band_in * pitch).div_ceil(pitch) * pitch;
+        Some(Flat {
+            pitch,
+            half,
+            band,
+            band_in,
+            len,
+            offs,
+        })
+    }
+
+    /// Scratch floats a channel needs: the buffer, its slack, and at
+    /// stride 1 a band's flat outputs.
+    fn scratch(&self, g: &Geom) -> usize {
+        self.len
+            + FLAT_SLACK
+            + if g.s[2] == 1 {
+                self.band * self.pitch
+            } else {
+                0
+            }
+    }
+
+    /// Copy the input rows of the band starting at output row `y0` into
+    /// `pad`: inside rows into the inside columns (the border columns are
+    /// zero and never written), rows in the vertical padding zeroed.
+    ///
+    /// # Safety
+    /// `inp` holds the `ih x iw` plane of `g`; the host has AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn fill(&self, inp: *const f32, g: &Geom, y0: usize, pad: &mut [f32]) {
+        use std::arch::x86_64::*;
+        let [_, ih, iw] = g.i;
+        let pc = g.pb[2];
+        let lanes = |k: usize| -> __mmask16 {
+            if k >= 16 {
+                0xffff
+            } else {
+                ((1u32 << k) - 1) as u16
+            }
+        };
+        let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        // Input column `xi` sits at padded column `pc + xi`: parity
+        // `(pc + xi) % 2`, position `(pc + xi) / 2` in that half.
+        let (first_par, first_pos) = (pc % 2, pc / 2);
+        let (second_par, second_pos) = ((pc + 1) % 2, pc.div_ceil(2));
+        for r in 0..self.band_in {
+            let yi = (y0 * g.s[1] + r) as isize - g.pb[1] as isize;
+            let row = &mut pad[r * self.pitch..(r + 1) * self.pitch];
+            if yi < 0 || yi >= ih as isize {
+                // A single band's padding rows were zeroed with the buffer
+                // and are never written.
+                if self.band < g.o[1] {
+                    row.fill(0.0);
+                }
+                continue;
+            }
+            let src = inp.add(yi as usize * iw);
+            if g.s[2] == 1 {
+                copy_avx512(src, row.as_mut_ptr().add(pc), iw);
+                continue;
+            }
+            let row = row.as_mut_ptr();
+            let mut xi = 0;
+            while xi < iw {
+                let cnt = (iw - xi).min(32);
+                let lo = _mm512_maskz_loadu_ps(lanes(cnt), src.add(xi));
+                let hi = _mm512_maskz_loadu_ps(lanes(cnt.saturating_sub(16)), src.add(xi + 16));
+                // Elements xi, xi+2, .. (ceil(cnt/2) of them), then xi+1, ..
+                let (ne, no) = (cnt.div_ceil(2), cnt / 2);
+                let k = xi / 2;
+                _mm512_mask_storeu_ps(
+                    row.add(first_par * self.half + first_pos + k),
+                    lanes(ne),
+                    _mm512_permutex2var_ps(lo, evens, hi),
+                );
+                _mm512_mask_storeu_ps(
+                    row.add(second_par * self.half + second_pos + k),
+                    lanes(no),
+                    _mm512_permutex2var_ps(lo, odds, hi),
+                );
+                xi += 32;
+            }
+        }
+    }
+}
+
+/// One depthwise channel, band by band through a [`Flat`] buffer `pad`:
+/// `out = bias + sum over taps of w * input`, products added in tap order.
+/// Stride 1: a band's flat loop into `tmp` (`band * pitch` floats), then
+/// compacted (straight into `out` when the pitch is the output width);
+/// stride 2: a loop per output row, in place.
+///
+/// # Safety
+/// The host has AVX-512F; `inp` holds the input plane of `g`; `pad` holds
+/// `f.len + FLAT_SLACK` floats with zero border columns; `out` holds the
+/// `oh x ow` output plane.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_flat_avx512(
+    f: &Flat,
+    inp: *const f32,
+    pad: &mut [f32],
+    w: &[f32],
+    bias: f32,
+    out: *mut f32,
+    tmp: &mut [f32],
+    g: &Geom,
+) {
+    let [_, oh, ow] = g.o;
+    let mut y0 = 0;
+    while y0 < oh {
+        let rows = f.band.min(oh - y0);
+        f.fill(inp, g, y0, pad);
+        let p = pad.as_ptr();
+        let dst = out.add(y0 * ow);
+        if g.s[2] == 2 {
+            for y in 0..rows {
+                dw_run_avx512(p.add(2 * y * f.pitch), f, w, bias, dst.add(y * ow), ow);
+            }
+        } else if f.pitch == ow {
+            dw_run_avx512(p, f, w, bias, dst, rows * f.pitch);
+        } else {
+            dw_run_avx512(p, f, w, bias, tmp.as_mut_ptr(), rows * f.pitch);
+            for y in 0..rows {
+                copy_avx512(tmp.as_ptr().add(y * f.pitch), dst.add(y * ow), ow);
+            }
+        }
+        y0 += rows;
+    }
+}
+
+/// Copy `n` floats, 16 at a time (rows of 7 to 56 floats: a `memcpy`
+/// call costs more than the copy).
+///
+/// # Safety
+/// The host has AVX-512F; the ranges are valid and do not overlap.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn copy_avx512(src: *const f32, dst: *mut f32, n: usize) {
+    use std::arch::x86_64::*;
+    let mut j = 0;
+    while j < n {
+        let k = (n - j).min(16);
+        let m: __mmask16 = if k >= 16 {
+            0xffff
+        } else {
+            ((1u32 << k) - 1) as u16
+        };
+        _mm512_mask_storeu_ps(dst.add(j), m, _mm512_maskz_loadu_ps(m, src.add(j)));
+        j += 16;
+    }
+}
+
+/// `dst[j] = bias + sum_t w[t] * p[j + offs[t]]` for `j < n`: four
+/// vectors of 16 in flight (four FMA chains), the last ones masked, so a
+/// 7x7 plane (63 flat outputs) is one pass, not four serial chains.
+/// (Loading each input row once and shifting it in registers with
+/// `valignd` measured no faster: on MobileNet's planes the loop is bound
+/// by moving the planes through L2/L3, not by its loads.)
+///
+/// # Safety
+/// The host has AVX-512F; `p` holds every element read; `dst` holds `n`
+/// floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dw_run_avx512(p: *const f32, f: &Flat, w: &[f32], bias: f32, dst: *mut f32, n: usize) {
+    use std::arch::x86_64::*;
+    let lanes = |k: usize| -> __mmask16 {
+        if k >= 16 {
+            0xffff
+        } else {
+            ((1u32 << k) - 1) as u16
+        }
+    };
+    let b = _mm512_set1_ps(bias);
+    let mut j = 0;
+    while j < n {
+        let m: [__mmask16; 4] = std::array::from_fn(|v| lanes(n.saturating_sub(j + 16 * v)));
+        let mut acc = [b; 4];
+        for (&off, &wt) in f.offs.iter().zip(w) {
+            let wv = _mm512_set1_ps(wt);
+            for (v, a) in acc.iter_mut().enumerate() {
+                let x = _mm512_maskz_loadu_ps(m[v], p.add(j + 16 * v + off));
+                *a = _mm512_fmadd_ps(wv, x, *a);
+            }
+        }
+        for (v, a) in acc.iter().enumerate() {
+            _mm512_mask_storeu_ps(dst.add(j + 16 * v), m[v], *a);
+        }
+        j += 64;
+    }
 }
 
 /// Transposed convolution: per image and group, `cols = W_g^T . x_g` in
