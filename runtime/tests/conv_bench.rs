@@ -1,7 +1,8 @@
 //! Throughput of the convolution kernel on the layer shapes of ResNet-18
 //! and MobileNetV2 at batch 1 (ignored by default; run with
 //! `cargo test --release -p ingot-runtime --test conv_bench -- --ignored --nocapture`).
-//! Best of several runs, 1 thread unless `INGOT_BENCH_THREADS` says more.
+//! Best of several runs, 1 thread unless `INGOT_BENCH_THREADS` says more;
+//! `INGOT_BENCH_ONLY=text` keeps the layers whose name contains it.
 
 mod contract_common;
 
@@ -45,7 +46,11 @@ fn conv_layer_throughput() {
         .num_threads(threads)
         .build()
         .unwrap();
+    let only = std::env::var("INGOT_BENCH_ONLY").unwrap_or_default();
     for &(name, [c, h, w], m, k, s, p, g) in layers {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         let x = tensor(&[1, c, h, w], 1);
         let wt = tensor(&[m, c / g, k, k], 2);
         let bias = tensor(&[m], 3);
@@ -71,7 +76,7 @@ fn conv_layer_throughput() {
             shape: &yshape,
         };
         let flops = 2.0 * (m * oh * ow * (c / g) * k * k) as f64;
-        let reps = ((2e9 / flops) as usize).clamp(5, 400);
+        let reps = ((2e9 / flops) as usize).clamp(5, 400) * if only.is_empty() { 1 } else { 10 };
         let best = pool.install(|| {
             (0..reps)
                 .map(|_| {

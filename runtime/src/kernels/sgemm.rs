@@ -86,6 +86,10 @@ pub(crate) enum Rhs {
     /// Packed by [`pack_panels`]: the panel holding this call's column 0
     /// starts at `ptr`; `usize` is the packed matrix's total depth.
     Panels(*const f32, usize),
+    /// Row `p` starts at `ptr + offs[p]`, columns contiguous: an implicit
+    /// im2col, where each row of the unfolded image is a shifted window of
+    /// a padded plane (`offs` holds `k` entries).
+    Rows(*const f32, *const isize),
 }
 
 /// Columns per panel of [`pack_panels`]: a packed `rhs` can only be
@@ -167,6 +171,11 @@ pub(crate) unsafe fn sgemm_rhs(
                                 ptr.add(((jc + jr) / NR) * depth * NR + pc * NR),
                                 NR as isize,
                             ),
+                            Rhs::Rows(ptr, _) => (ptr.add(jc + jr), 0),
+                        };
+                        let rows = match b {
+                            Rhs::Rows(_, offs) => Some(offs.add(pc)),
+                            _ => None,
                         };
                         for ir in (0..mc).step_by(MR) {
                             let mr = MR.min(mc - ir);
@@ -184,7 +193,19 @@ pub(crate) unsafe fn sgemm_rhs(
                             // tile lies inside `dst`; `lhs` rows read are
                             // `< mr` (edge rows repeat the last one) and
                             // `rhs` columns are masked to `nr`.
-                            unsafe { micro(kc, (ap, a.1, a.2), (bp, b_rs), &tile) };
+                            unsafe {
+                                match rows {
+                                    Some(offs) => {
+                                        micro::<true>(kc, (ap, a.1, a.2), (bp, 0, offs), &tile)
+                                    }
+                                    None => micro::<false>(
+                                        kc,
+                                        (ap, a.1, a.2),
+                                        (bp, b_rs, std::ptr::null()),
+                                        &tile,
+                                    ),
+                                }
+                            };
                         }
                     }
                 }
@@ -275,12 +296,17 @@ unsafe fn pack_b(
 }
 
 /// The `MR x NR` micro-kernel: `lhs` element `(i, p)` at
-/// `a + i*a_rs + p*a_cs`, `rhs` row `p` at `b + p*b_rs` (32 contiguous
-/// values, masked to `tile.nr`).
+/// `a + i*a_rs + p*a_cs`, `rhs` row `p` at `b + p*b_rs`, or with `ROWS` at
+/// `b + offs[p]` (32 contiguous values, masked to `tile.nr`).
 #[target_feature(enable = "avx512f")]
-unsafe fn micro(kc: usize, a: (*const f32, isize, isize), b: (*const f32, isize), tile: &Tile) {
+unsafe fn micro<const ROWS: bool>(
+    kc: usize,
+    a: (*const f32, isize, isize),
+    b: (*const f32, isize, *const isize),
+    tile: &Tile,
+) {
     let (ap, a_rs, a_cs) = a;
-    let (bp, b_rs) = b;
+    let (bp, b_rs, offs) = b;
     let lanes = |n: usize| -> __mmask16 {
         if n >= 16 {
             0xffff
@@ -294,7 +320,11 @@ unsafe fn micro(kc: usize, a: (*const f32, isize, isize), b: (*const f32, isize)
         std::array::from_fn(|i| ap.offset(i.min(tile.mr - 1) as isize * a_rs));
     let mut t = [[_mm512_setzero_ps(); 2]; MR];
     for p in 0..kc {
-        let br = bp.offset(p as isize * b_rs);
+        let br = if ROWS {
+            bp.offset(*offs.add(p))
+        } else {
+            bp.offset(p as isize * b_rs)
+        };
         let b0 = _mm512_maskz_loadu_ps(m0, br);
         let b1 = _mm512_maskz_loadu_ps(m1, br.add(16));
         let off = p as isize * a_cs;

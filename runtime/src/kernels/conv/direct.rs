@@ -401,22 +401,8 @@ impl Flat {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn fill(&self, inp: *const f32, g: &Geom, y0: usize, pad: &mut [f32]) {
-        use std::arch::x86_64::*;
         let [_, ih, iw] = g.i;
         let pc = g.pb[2];
-        let lanes = |k: usize| -> __mmask16 {
-            if k >= 16 {
-                0xffff
-            } else {
-                ((1u32 << k) - 1) as u16
-            }
-        };
-        let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        let odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        // Input column `xi` sits at padded column `pc + xi`: parity
-        // `(pc + xi) % 2`, position `(pc + xi) / 2` in that half.
-        let (first_par, first_pos) = (pc % 2, pc / 2);
-        let (second_par, second_pos) = ((pc + 1) % 2, pc.div_ceil(2));
         for r in 0..self.band_in {
             let yi = (y0 * g.s[1] + r) as isize - g.pb[1] as isize;
             let row = &mut pad[r * self.pitch..(r + 1) * self.pitch];
@@ -429,30 +415,11 @@ impl Flat {
                 continue;
             }
             let src = inp.add(yi as usize * iw);
-            if g.s[2] == 1 {
-                copy_avx512(src, row.as_mut_ptr().add(pc), iw);
-                continue;
-            }
             let row = row.as_mut_ptr();
-            let mut xi = 0;
-            while xi < iw {
-                let cnt = (iw - xi).min(32);
-                let lo = _mm512_maskz_loadu_ps(lanes(cnt), src.add(xi));
-                let hi = _mm512_maskz_loadu_ps(lanes(cnt.saturating_sub(16)), src.add(xi + 16));
-                // Elements xi, xi+2, .. (ceil(cnt/2) of them), then xi+1, ..
-                let (ne, no) = (cnt.div_ceil(2), cnt / 2);
-                let k = xi / 2;
-                _mm512_mask_storeu_ps(
-                    row.add(first_par * self.half + first_pos + k),
-                    lanes(ne),
-                    _mm512_permutex2var_ps(lo, evens, hi),
-                );
-                _mm512_mask_storeu_ps(
-                    row.add(second_par * self.half + second_pos + k),
-                    lanes(no),
-                    _mm512_permutex2var_ps(lo, odds, hi),
-                );
-                xi += 32;
+            if g.s[2] == 1 {
+                copy_avx512(src, row.add(pc), iw);
+            } else {
+                super::deinterleave(src, iw, pc, [row, row.add(self.half)]);
             }
         }
     }

@@ -7,6 +7,9 @@
 //!   already the `[C, H*W]` GEMM operand, so `y = W . x` directly;
 //! - **depthwise** (one input channel per group): a direct loop per channel
 //!   whose inner loop runs along an output row (vectorized, in L1);
+//! - **implicit gemm** (2-D, equal strides 1 or 2, AVX-512): the input
+//!   copied once into zero-bordered (stride 2: de-interleaved) planes whose
+//!   shifted windows are the unfolded rows, read in place by the GEMM;
 //! - **im2col** (everything else): per image and group, column tiles of the
 //!   unfolded input (at most one image's columns of scratch, usually far
 //!   less) multiplied by the `[M/group, C/group * taps]` weight;
@@ -183,6 +186,18 @@ impl ConvKernel {
         })
     }
 
+    /// Whether runs take the implicit-im2col path (AVX-512 hosts, 2-D,
+    /// equal strides 1 or 2, more than one tap; see `im2col::Implicit`),
+    /// padded inputs permitting.
+    fn implicit_eligible(&self) -> bool {
+        let sp = &self.spec;
+        crate::kernels::sgemm::available()
+            && sp.nsp == 2
+            && sp.s[1] == sp.s[2]
+            && (sp.s[2] == 1 || sp.s[2] == 2)
+            && sp.k[1] * sp.k[2] > 1
+    }
+
     fn name(&self) -> &'static str {
         if self.algo == Algo::Col2im {
             "conv_transpose"
@@ -201,6 +216,7 @@ impl Kernel for ConvKernel {
         let algo = match self.algo {
             Algo::Pointwise => "pointwise gemm",
             Algo::Depthwise => "depthwise direct",
+            Algo::Im2col if self.implicit_eligible() => "implicit gemm",
             Algo::Im2col => "im2col+gemm",
             Algo::Col2im => "gemm+col2im",
         };
@@ -270,6 +286,52 @@ impl Kernel for ConvKernel {
             Algo::Col2im => direct::transposed(&job, ep.as_ref(), cx.threads),
         }
         Ok(())
+    }
+}
+
+/// Scatter `n` input floats into the even and odd columns of a padded
+/// row: element `xi` sits at padded column `pc + xi` and goes to
+/// `dst[(pc + xi) % 2][(pc + xi) / 2]`. 32 at a time, two masked loads and
+/// two lane permutes per step (stride-2 convolutions read de-interleaved
+/// rows with unit stride).
+///
+/// # Safety
+/// The host has AVX-512F; `src` holds `n` floats; each `dst` holds the
+/// positions it receives.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn deinterleave(src: *const f32, n: usize, pc: usize, dst: [*mut f32; 2]) {
+    use std::arch::x86_64::*;
+    let lanes = |k: usize| -> __mmask16 {
+        if k >= 16 {
+            0xffff
+        } else {
+            ((1u32 << k) - 1) as u16
+        }
+    };
+    let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    // Elements xi, xi+2, .. land on parity pc % 2 from position pc / 2;
+    // elements xi+1, xi+3, .. on the other parity from (pc + 1) / 2.
+    let first = dst[pc % 2].add(pc / 2);
+    let second = dst[(pc + 1) % 2].add(pc.div_ceil(2));
+    let mut xi = 0;
+    while xi < n {
+        let cnt = (n - xi).min(32);
+        let lo = _mm512_maskz_loadu_ps(lanes(cnt), src.add(xi));
+        let hi = _mm512_maskz_loadu_ps(lanes(cnt.saturating_sub(16)), src.add(xi + 16));
+        let k = xi / 2;
+        _mm512_mask_storeu_ps(
+            first.add(k),
+            lanes(cnt.div_ceil(2)),
+            _mm512_permutex2var_ps(lo, evens, hi),
+        );
+        _mm512_mask_storeu_ps(
+            second.add(k),
+            lanes(cnt / 2),
+            _mm512_permutex2var_ps(lo, odds, hi),
+        );
+        xi += 32;
     }
 }
 
