@@ -146,7 +146,14 @@ unsafe fn implicit(job: &Job, ep: Option<&Bound>, threads: usize, imp: &Implicit
     let blocks = job.n * kc.group;
     let mut tiles = (oh * imp.wq).div_ceil(IMPLICIT_COLS).clamp(1, oh);
     if par_ok && blocks * tiles < 4 * threads {
-        tiles = (4 * threads).div_ceil(blocks).min(oh);
+        // Split rows while tiles keep at least `MIN_COLS` flat columns
+        // (narrower ones stream the whole weight for a sliver of output:
+        // one-row tiles of a 7x7 plane made the 2-thread run 2x slower
+        // than 1 thread); below that the channels are split instead.
+        tiles = (4 * threads)
+            .div_ceil(blocks)
+            .min((oh * imp.wq / (2 * MIN_COLS)).max(tiles))
+            .min(oh);
     }
     let rows_t = oh.div_ceil(tiles);
     let col_tiles = job.n * oh.div_ceil(rows_t);
