@@ -13,6 +13,7 @@ pub mod movement;
 pub mod norm;
 pub mod pack;
 pub mod pool;
+pub mod qgemm;
 pub mod reduce;
 mod sgemm;
 
