@@ -181,7 +181,11 @@ fn after_stops_the_pipeline_at_that_pass() {
     assert_ne!(early["ops_after"], late["ops_after"]);
     assert_eq!(early["stop_after"], "simplify");
     let passes = early["passes"].as_array().unwrap();
-    assert_eq!(passes.len(), 2, "shape-infer, then simplify: {passes:?}");
+    assert_eq!(
+        passes.len(),
+        3,
+        "shape-infer, fuse-qdq, then simplify: {passes:?}"
+    );
     assert_eq!(passes.last().unwrap()["pass"], "simplify");
     assert_eq!(
         late["passes"].as_array().unwrap().last().unwrap()["pass"],

@@ -222,6 +222,10 @@ define_ops! {
         [Quant] QLinearConv = "qlinear_conv" {
             strides: Vec<i64>, pads: Vec<i64>, dilations: Vec<i64>, group: i64, auto_pad: AutoPad,
         },
+        // `qgemm %a, %a_scale, %a_zp, %b, %b_scale, %b_zp[, %c[, %y_scale, %y_zp]]`:
+        // onnxruntime's com.microsoft QGemm (quantized Gemm with an i32 bias;
+        // u8/i8 result with y's scale, else f32).
+        [Quant] QGemm = "qgemm" { alpha: f32, trans_a: bool, trans_b: bool },
 
         [Contraction] Gemm = "gemm" { alpha: f32, beta: f32, trans_a: bool, trans_b: bool },
         // `pads` is [begin_0, .., begin_n, end_0, .., end_n] as in ONNX; `strides`

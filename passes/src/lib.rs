@@ -13,6 +13,7 @@ pub mod cse;
 pub mod dce;
 pub mod fold_affine;
 pub mod fold_bn;
+pub mod fuse_qdq;
 pub mod fusion;
 pub mod memory_plan;
 pub mod pipeline;

@@ -10,6 +10,7 @@ use crate::cse::Cse;
 use crate::dce::Dce;
 use crate::fold_affine::FoldAffine;
 use crate::fold_bn::FoldBn;
+use crate::fuse_qdq::FuseQdq;
 use crate::fusion::contraction::FuseContraction;
 use crate::fusion::elementwise::FuseElementwise;
 use crate::fusion::reduce::FuseReduce;
@@ -44,8 +45,9 @@ pub struct PipelineReport {
 }
 
 /// The names of the passes `optimize` runs, in first-run order.
-pub const PASS_NAMES: [&str; 11] = [
+pub const PASS_NAMES: [&str; 12] = [
     "shape-infer",
+    "fuse-qdq",
     "simplify",
     "shape-consts",
     "const-fold",
@@ -70,6 +72,12 @@ pub fn optimize(g: &mut Graph, opts: &PipelineOptions) -> Result<PipelineReport,
     };
     // Types first: later passes read shapes.
     run.run(g, &ShapeInfer)?;
+    if run.report.stopped {
+        return Ok(run.report);
+    }
+    // Quantized (QDQ) graphs onto integer kernels, before constant folding
+    // would turn their weights back into floats.
+    run.run(g, &FuseQdq)?;
     if run.report.stopped {
         return Ok(run.report);
     }

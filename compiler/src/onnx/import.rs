@@ -83,7 +83,9 @@ fn scan_unsupported(g: &GraphProto, opsets: &BTreeMap<String, i64>) -> Result<()
             let op_type = n.op_type.clone().unwrap_or_default();
             let opset = opsets.get(&domain).copied().unwrap_or(0);
             let reason = if !domain.is_empty() {
-                Some(None)
+                ops::converter_in(&domain, &op_type)
+                    .is_none()
+                    .then_some(None)
             } else if !opset_ok(opset, &op_type) {
                 Some(Some(format!(
                     "opsets {MIN_OPSET} to {MAX_OPSET} are supported"

@@ -19,6 +19,11 @@
 //!   `qlinear_conv %x, %x_scale, %x_zp, %w, %w_scale, %w_zp, %y_scale, %y_zp[, %bias]`:
 //!   Conv's shapes (x: [N, C, spatial..], w: [M, C/group, kernel..]); w's zp
 //!   and scale are one element or per output channel (M long); bias is i32[M].
+//! - `qgemm %a, %a_scale, %a_zp, %b, %b_scale, %b_zp[, %c[, %y_scale[, %y_zp]]]`
+//!   (onnxruntime's com.microsoft QGemm): a, b i8/u8 matrices (transposed per
+//!   `trans_a`/`trans_b`), a's scale and zp one element, b's one element or
+//!   per column (N); c i32 broadcasting to [M, N]; the result is [M, N] of
+//!   y_zp's dtype (u8 without y_zp) with y's scale, f32 without.
 
 use super::elementwise::unidirectional;
 use super::{arity, broadcast, invalid, norm_axis, InferError, InferInput};
@@ -163,6 +168,81 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
             }
             let shape = conv_shape(op, x, w, strides, pads, dilations, *group, *auto_pad)?;
             Ok(vec![TensorType::new(ty(7).dtype, shape)])
+        }
+        Op::QGemm {
+            trans_a, trans_b, ..
+        } => {
+            arity(op, inputs, 6, 9)?;
+            let (a, b) = (ty(0), ty(3));
+            quantized(op, "a", a)?;
+            quantized(op, "b", b)?;
+            if a.rank() != 2 || b.rank() != 2 {
+                return Err(invalid(op, format!("a {a} and b {b} must be matrices")));
+            }
+            float_param(op, "a's scale", ty(1))?;
+            single(op, "a's scale", ty(1))?;
+            same(op, "a's zero point", ty(2), a)?;
+            single(op, "a's zero point", ty(2))?;
+            let (m, ka) = if *trans_a {
+                (&a.shape[1], &a.shape[0])
+            } else {
+                (&a.shape[0], &a.shape[1])
+            };
+            let (kb, n) = if *trans_b {
+                (&b.shape[1], &b.shape[0])
+            } else {
+                (&b.shape[0], &b.shape[1])
+            };
+            if !ka.compatible(kb) {
+                return Err(invalid(
+                    op,
+                    format!("a {a} and b {b} disagree on the inner dim"),
+                ));
+            }
+            let per_col = |what: &str, t: &TensorType| -> Result<(), InferError> {
+                if is_single(t) || (t.rank() == 1 && t.shape[0].compatible(n)) {
+                    Ok(())
+                } else {
+                    Err(invalid(
+                        op,
+                        format!("{what} must hold one element or one per column ({n}), not {t}"),
+                    ))
+                }
+            };
+            float_param(op, "b's scale", ty(4))?;
+            per_col("b's scale", ty(4))?;
+            same(op, "b's zero point", ty(5), b)?;
+            per_col("b's zero point", ty(5))?;
+            if let Some(c) = opt(6) {
+                if c.dtype != DType::I32 {
+                    return Err(dtype_err(op, "c", c, "i32"));
+                }
+                if !unidirectional(&c.shape, &[m.clone(), n.clone()]) {
+                    return Err(invalid(
+                        op,
+                        format!("c {c} does not broadcast to [{m}, {n}]"),
+                    ));
+                }
+            }
+            let out = match (opt(7), opt(8)) {
+                (None, None) => DType::F32,
+                (Some(s), z) => {
+                    float_param(op, "y's scale", s)?;
+                    single(op, "y's scale", s)?;
+                    match z {
+                        Some(z) => {
+                            quantized(op, "y's zero point", z)?;
+                            single(op, "y's zero point", z)?;
+                            z.dtype
+                        }
+                        None => DType::U8,
+                    }
+                }
+                (None, Some(_)) => {
+                    return Err(invalid(op, "y's zero point without y's scale"));
+                }
+            };
+            Ok(vec![TensorType::new(out, vec![m.clone(), n.clone()])])
         }
         _ => unreachable!("{} is not a quant op", op.name()),
     }

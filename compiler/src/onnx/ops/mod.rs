@@ -43,6 +43,20 @@ pub(crate) fn converter(op_type: &str) -> Option<Convert> {
         .or_else(|| vision::converter(op_type))
 }
 
+/// The domain onnxruntime's contrib ops live in.
+pub(crate) const MS_DOMAIN: &str = "com.microsoft";
+
+/// The converter for `op_type` in `domain` ("" is the default domain): the
+/// default domain's ops, and of onnxruntime's contrib ops the quantized
+/// ones its QOperator quantizer writes.
+pub(crate) fn converter_in(domain: &str, op_type: &str) -> Option<Convert> {
+    match domain {
+        "" | "ai.onnx" => converter(op_type),
+        MS_DOMAIN => nn::ms_converter(op_type),
+        _ => None,
+    }
+}
+
 /// Ops whose opset-1..6 definitions mean what the newest do (so models that
 /// import an opset below 7 for them still convert).
 pub(crate) fn stable_since_opset_1(op_type: &str) -> bool {
@@ -56,7 +70,8 @@ pub(crate) fn convert(
     label: &str,
 ) -> Result<Vec<Value>, OnnxError> {
     let op_type = node.op_type.as_deref().unwrap_or("");
-    let f = converter(op_type).ok_or_else(|| OnnxError::Node {
+    let domain = node.domain.as_deref().unwrap_or("");
+    let f = converter_in(domain, op_type).ok_or_else(|| OnnxError::Node {
         node: label.to_string(),
         op_type: op_type.to_string(),
         inputs: String::new(),
@@ -299,7 +314,9 @@ fn fold_constant_node(g: &mut Graph, outs: Vec<Value>) -> Vec<Value> {
         return outs;
     };
     let nd = g.node(n);
-    if matches!(nd.op, Op::Const { .. })
+    // A dequantized constant stays: it marks a quantized weight for
+    // `fuse-qdq`, which folds what it does not fuse.
+    if matches!(nd.op, Op::Const { .. } | Op::DequantizeLinear { .. })
         || !nd.op.subgraphs().is_empty()
         || nd.inputs.is_empty()
         || !nd.inputs.iter().all(|&v| g.const_value(v).is_some())

@@ -375,6 +375,46 @@ fn quant_operands(cx: &mut Cx, required: &[bool]) -> Result<Vec<Value>, OnnxErro
     Ok(out)
 }
 
+/// Converters for onnxruntime's com.microsoft ops.
+pub(super) fn ms_converter(op_type: &str) -> Option<super::Convert> {
+    match op_type {
+        "QGemm" => Some(qgemm),
+        _ => None,
+    }
+}
+
+/// com.microsoft QGemm: `A, a_scale, a_zp, B, b_scale, b_zp[, C[, y_scale[,
+/// y_zp]]]`, attributes `alpha`, `transA`, `transB`.
+fn qgemm(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
+    let mut ins = Vec::new();
+    for i in 0..6 {
+        ins.push(cx.req(i)?);
+    }
+    let c = cx.input(6)?;
+    let ys = cx.input(7)?;
+    let yz = cx.input(8)?;
+    if yz.is_some() && ys.is_none() {
+        return Err(cx.err("y_zero_point without y_scale"));
+    }
+    match (c, ys) {
+        (Some(c), _) => ins.push(c),
+        (None, Some(_)) => {
+            // A zero bias keeps the positional layout.
+            let zero = Tensor::zeros(DType::I32, &[1]).map_err(|e| cx.err(e.to_string()))?;
+            ins.push(cx.g().add_const(zero));
+        }
+        (None, None) => {}
+    }
+    ins.extend(ys);
+    ins.extend(yz);
+    let op = Op::QGemm {
+        alpha: cx.a(cx.attrs.float("alpha", 1.0))?,
+        trans_a: cx.a(cx.attrs.int("transA", 0))? != 0,
+        trans_b: cx.a(cx.attrs.int("transB", 0))? != 0,
+    };
+    cx.add(op, &ins)
+}
+
 fn quant(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
     match cx.op_type() {
         "MatMulInteger" => {

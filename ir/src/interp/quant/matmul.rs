@@ -154,3 +154,71 @@ pub(super) fn qlinear_matmul(ins: &[&Tensor]) -> Result<Tensor, String> {
         .collect();
     Tensor::from_i64s(out_dt, &p.out, &y).map_err(|e| e.to_string())
 }
+
+/// `qgemm %a, %a_scale, %a_zp, %b, %b_scale, %b_zp[, %c[, %y_scale[, %y_zp]]]`.
+pub(super) fn qgemm(
+    alpha: f32,
+    trans_a: bool,
+    trans_b: bool,
+    ins: &[&Tensor],
+) -> Result<Tensor, String> {
+    let (a, b) = (ins[0], ins[3]);
+    let (ash, bsh) = (a.shape(), b.shape());
+    let (m, k) = if trans_a {
+        (ash[1], ash[0])
+    } else {
+        (ash[0], ash[1])
+    };
+    let n = if trans_b { bsh[0] } else { bsh[1] };
+    let (av, bv) = (a.to_i64s(), b.to_i64s());
+    let za = ins[2].to_i64s()[0];
+    let zb = ins[5].to_i64s();
+    let sa = ins[1].to_f64s()[0] as f32;
+    let sb: Vec<f32> = ins[4].to_f64s().iter().map(|&v| v as f32).collect();
+    let bias: Option<Vec<i64>> = ins.get(6).map(|c| {
+        let map = broadcast_map(&[m, n], c.shape());
+        let cv = c.to_i64s();
+        map.iter().map(|&i| cv[i]).collect()
+    });
+    let mut acc = vec![0i64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0i64;
+            for p in 0..k {
+                let x = av[if trans_a { p * m + i } else { i * k + p }] - za;
+                let w = bv[if trans_b { j * k + p } else { p * n + j }] - pick(&zb, j);
+                s += x * w;
+            }
+            // An i32 accumulator, as onnxruntime's.
+            let s = (s as i32).wrapping_add(bias.as_ref().map_or(0, |c| c[i * n + j]) as i32);
+            acc[i * n + j] = i64::from(s);
+        }
+    }
+    match (ins.get(7), ins.get(8)) {
+        (Some(ys), zp) => {
+            let sy = ys.to_f64s()[0] as f32;
+            let (zy, out_dt) = match zp {
+                Some(z) => (z.to_i64s()[0] as f32, z.dtype()),
+                None => (0.0, DType::U8),
+            };
+            let y: Vec<i64> = acc
+                .iter()
+                .enumerate()
+                .map(|(o, &s)| {
+                    let mult = alpha * sa * pick(&sb, o % n) / sy;
+                    let v = (s as f32 * mult).round_ties_even() + zy;
+                    saturate(f64::from(v), out_dt)
+                })
+                .collect();
+            Tensor::from_i64s(out_dt, &[m, n], &y).map_err(|e| e.to_string())
+        }
+        (None, _) => {
+            let y: Vec<f32> = acc
+                .iter()
+                .enumerate()
+                .map(|(o, &s)| s as f32 * (alpha * sa * pick(&sb, o % n)))
+                .collect();
+            Tensor::from_vec(&[m, n], y).map_err(|e| e.to_string())
+        }
+    }
+}

@@ -11,6 +11,10 @@
 //!   rounds, adds the zero point and saturates — ONNX Runtime's formula.
 //! - Dequantizing computes `(x - zp) · scale` with the difference exact and
 //!   one rounding to the scale's dtype.
+//! - QGemm (onnxruntime's com.microsoft op) adds its i32 bias to the i32
+//!   accumulator, then requantizes with the f32 multiplier
+//!   `alpha · a_scale · b_scale / y_scale` as above, or without y's scale
+//!   returns `acc · (alpha · a_scale · b_scale)` in f32.
 //!
 //! ConvInteger and QLinearConv subtract the zero points, convert to f64 (exact)
 //! and run the contraction group's `conv` on f64 tensors (sums stay exact
@@ -53,6 +57,11 @@ pub(crate) fn eval(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, String> {
             opt(3),
         )?]),
         Op::QLinearMatMul => Ok(vec![matmul::qlinear_matmul(inputs)?]),
+        Op::QGemm {
+            alpha,
+            trans_a,
+            trans_b,
+        } => Ok(vec![matmul::qgemm(*alpha, *trans_a, *trans_b, inputs)?]),
         Op::ConvInteger {
             strides,
             pads,

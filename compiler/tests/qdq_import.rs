@@ -1,0 +1,133 @@
+//! Pre-quantized ONNX models (examples/digits, written by onnxruntime's
+//! `quantize_static`) import onto the integer ops and match onnxruntime's
+//! outputs, which the fixtures hold (`ort_*_logits.npy`, computed by
+//! `examples/digits/make_digits.py`), so no Python runs here.
+//!
+//! - QDQ format: `fuse-qdq` rewrites every DequantizeLinear → Conv/Gemm →
+//!   QuantizeLinear group into `qlinear_conv`/`qgemm`, and the Q/DQ pairs
+//!   around max-pool and flatten into integer max-pool and flatten; only the
+//!   input's quantize and the logits' dequantize remain. onnxruntime runs
+//!   the same fused kernels, so the logits agree within one quantization
+//!   step of the logits (0.2716; measured: identical).
+//! - QOperator format (QLinearConv, com.microsoft QGemm, integer MaxPool):
+//!   identical.
+
+use ingot_compiler::cpu::{compile_onnx, CompileOptions};
+use ingot_ir::{Op, Tensor};
+use std::path::{Path, PathBuf};
+
+fn digits(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/digits")
+        .join(name)
+}
+
+/// An `.npy` fixture as a tensor (f32 or i64, C order).
+fn npy(name: &str) -> Tensor {
+    let bytes = std::fs::read(digits(name)).unwrap();
+    let f = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape: Vec<usize> = f.shape().iter().map(|&d| d as usize).collect();
+    match f.dtype() {
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float => {
+            Tensor::from_vec(&shape, f.into_vec::<f32>().unwrap()).unwrap()
+        }
+        _ => Tensor::from_vec(&shape, f.into_vec::<i64>().unwrap()).unwrap(),
+    }
+}
+
+fn accuracy(logits: &Tensor, labels: &Tensor) -> f64 {
+    let l = logits.as_slice::<f32>().unwrap();
+    let y = labels.as_slice::<i64>().unwrap();
+    let hits = y
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| {
+            let row = &l[i * 10..(i + 1) * 10];
+            let best = (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            best as i64 == c
+        })
+        .count();
+    hits as f64 / y.len() as f64
+}
+
+fn count(m: &ingot_compiler::cpu::CompiledModel, pred: impl Fn(&Op) -> bool) -> usize {
+    let g = m.graph();
+    g.order().iter().filter(|&&n| pred(&g.node(n).op)).count()
+}
+
+/// Run `model` on the test set; return (logits, onnxruntime's logits).
+fn run(
+    model: &str,
+    ort: &str,
+    threads: usize,
+) -> (Tensor, Tensor, ingot_compiler::cpu::CompiledModel) {
+    let opts = CompileOptions {
+        threads,
+        ..CompileOptions::default()
+    };
+    let m = compile_onnx(&digits(model), &opts).unwrap();
+    let out = m.run(&[npy("test_x.npy")]).unwrap().remove(0);
+    (out, npy(ort), m)
+}
+
+#[test]
+fn qdq_model_runs_on_integer_kernels_and_matches_onnxruntime() {
+    for threads in [1, 2] {
+        let (got, want, m) = run("digits_cnn.qdq.onnx", "ort_qdq_logits.npy", threads);
+        assert_eq!(got.shape(), want.shape());
+        let (g, w) = (
+            got.as_slice::<f32>().unwrap(),
+            want.as_slice::<f32>().unwrap(),
+        );
+        let step = 0.2716_f32 * 1.001;
+        let off = g.iter().zip(w).filter(|(a, b)| a != b).count();
+        let worst = g
+            .iter()
+            .zip(w)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        println!(
+            "QDQ, {threads} thread(s): {off} of {} logits differ, max {worst}",
+            g.len()
+        );
+        assert!(worst <= step, "max difference {worst} exceeds one step");
+        assert!(off * 100 <= g.len(), "{off} logits differ");
+        let acc = accuracy(&got, &npy("test_y.npy"));
+        assert!(acc >= 0.99, "accuracy {acc}");
+        // Integer kernels, and no quantize/dequantize pair between them:
+        // only the input's quantize and the logits' dequantize remain.
+        assert_eq!(count(&m, |o| matches!(o, Op::QLinearConv { .. })), 4);
+        assert_eq!(count(&m, |o| matches!(o, Op::QGemm { .. })), 2);
+        assert_eq!(count(&m, |o| matches!(o, Op::QuantizeLinear { .. })), 1);
+        assert_eq!(count(&m, |o| matches!(o, Op::DequantizeLinear { .. })), 1);
+        assert_eq!(
+            count(&m, |o| matches!(o, Op::Conv { .. } | Op::Gemm { .. })),
+            0
+        );
+    }
+}
+
+#[test]
+fn qoperator_model_with_ms_qgemm_matches_onnxruntime_exactly() {
+    let (got, want, _) = run("digits_cnn.qop.onnx", "ort_qop_logits.npy", 1);
+    assert_eq!(
+        got.as_slice::<f32>().unwrap(),
+        want.as_slice::<f32>().unwrap()
+    );
+}
+
+#[test]
+fn float_model_matches_onnxruntime() {
+    let (got, want, _) = run("digits_cnn.onnx", "ort_f32_logits.npy", 1);
+    let (g, w) = (
+        got.as_slice::<f32>().unwrap(),
+        want.as_slice::<f32>().unwrap(),
+    );
+    let worst = g
+        .iter()
+        .zip(w)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "max difference {worst}");
+    assert!(accuracy(&got, &npy("test_y.npy")) >= 0.97);
+}
