@@ -18,7 +18,7 @@
 //!   result stays f32 becomes an f32-result `qgemm`;
 //! - `q(op(dq(x)))` with the same scale and zero point on both sides, for
 //!   ops that only move or select values (`max_pool`, `flatten`, `reshape`,
-//!   `transpose`, `squeeze`, `unsqueeze`, `identity`, `global_max_pool`)
+//!   `transpose`, `squeeze`, `unsqueeze`, `identity`)
 //!   → `op(x)` on the integers (exact: dequantization is monotonic and
 //!   `q(dq(x)) = x`);
 //! - `q(dq(x))` with the same scale and zero point → `x`.
@@ -177,8 +177,7 @@ fn rewrite(g: &Graph, n: Node, users: &HashMap<Value, Vec<Node>>) -> Option<Rewr
         | Op::Transpose { .. }
         | Op::Squeeze { .. }
         | Op::Unsqueeze { .. }
-        | Op::Identity
-        | Op::GlobalMaxPool => {
+        | Op::Identity => {
             if !sole(y, n) || pd.outputs[1..].iter().any(|v| users.contains_key(v)) {
                 return None;
             }

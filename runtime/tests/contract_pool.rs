@@ -238,6 +238,82 @@ fn wide_rows_strides_one_and_two_with_nans() {
     }
 }
 
+/// Max pools of u8/i8 (quantized) tensors, bit-identical to the
+/// interpreter, at 1 and 2 threads.
+#[test]
+fn integer_max_pools() {
+    use ingot_ir::DType;
+    use ingot_runtime::{Arg, Ctx, Kernel};
+    for dt in [DType::U8, DType::I8] {
+        let shape = [2, 3, 13, 40];
+        let n: usize = shape.iter().product();
+        let vals: Vec<i64> = values(n, 9)
+            .iter()
+            .map(|v| {
+                let b = ((v + 1.0) * 127.9) as i64;
+                if dt == DType::I8 {
+                    b - 128
+                } else {
+                    b
+                }
+            })
+            .collect();
+        let x = Tensor::from_i64s(dt, &shape, &vals).unwrap();
+        for op in [
+            window(
+                true,
+                &[3, 3],
+                &[2, 2],
+                &[1, 1, 1, 1],
+                &[],
+                false,
+                AutoPad::NotSet,
+                false,
+            ),
+            window(
+                true,
+                &[2, 2],
+                &[1, 1],
+                &[],
+                &[],
+                false,
+                AutoPad::NotSet,
+                false,
+            ),
+        ] {
+            let want = oracle(&op, &[&x]);
+            let k = PoolKernel::new(&op, &x.ty(), false).unwrap();
+            for threads in [1, 2] {
+                let mut y = Tensor::zeros(dt, want.shape()).unwrap();
+                let ys = y.shape().to_vec();
+                let a = Arg {
+                    ptr: x.bytes().as_ptr() as *mut u8,
+                    dtype: dt,
+                    shape: x.shape(),
+                };
+                let b = Arg {
+                    ptr: y.bytes_mut().as_mut_ptr(),
+                    dtype: dt,
+                    shape: &ys,
+                };
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                // SAFETY: live tensors of their dtype and shape.
+                pool.install(|| unsafe { k.run(&[a], &[b], &Ctx { threads }) })
+                    .unwrap();
+                assert_eq!(y.to_i64s(), want.to_i64s(), "{op:?} {dt} threads {threads}");
+            }
+        }
+    }
+    // Average and global pools stay f32-only (as in ONNX).
+    let op = window(false, &[2, 2], &[], &[], &[], false, AutoPad::NotSet, false);
+    let x = Tensor::from_i64s(DType::U8, &[1, 1, 4, 4], &[1; 16]).unwrap();
+    assert!(PoolKernel::new(&op, &x.ty(), false).is_err());
+    assert!(PoolKernel::new(&Op::GlobalMaxPool, &x.ty(), false).is_err());
+}
+
 #[test]
 fn global_pools() {
     for s in [

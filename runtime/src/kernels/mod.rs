@@ -13,7 +13,9 @@ pub mod movement;
 pub mod norm;
 pub mod pack;
 pub mod pool;
+pub mod qdq;
 pub mod qgemm;
+pub mod qgemm_op;
 pub mod reduce;
 mod sgemm;
 
@@ -39,6 +41,7 @@ pub fn is_contraction(op: &Op) -> bool {
             | Op::AveragePool { .. }
             | Op::GlobalAveragePool
             | Op::GlobalMaxPool
+            | Op::QGemm { .. }
     )
 }
 
@@ -85,6 +88,10 @@ pub fn contraction_kernel(
                 .map(|k| Box::new(k) as Box<dyn Kernel>)
                 .map_err(|e| e.0)
         }
+        Op::QGemm { .. } if epilogue.is_some() => Err("qgemm takes no epilogue".into()),
+        Op::QGemm { .. } => qgemm_op::QGemmKernel::new(op, in_types, consts)
+            .map(|k| Box::new(k) as Box<dyn Kernel>)
+            .map_err(|e| e.0),
         _ => unreachable!("checked above"),
     })();
     Some(r)

@@ -17,7 +17,7 @@
 use super::conv::geom::{valid_run, Geom, Spec};
 use super::pack::{self, arg_f32, err, want_f32, Grid};
 use crate::kernel::{Arg, Ctx, Kernel, KernelError};
-use ingot_ir::{Op, TensorType};
+use ingot_ir::{DType, Op, TensorType};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
@@ -32,6 +32,8 @@ pub struct PoolKernel {
     kind: Kind,
     /// The window (absent for global pools).
     spec: Option<Spec>,
+    /// `u8`/`i8` for max pools of quantized values (else f32).
+    int: Option<DType>,
 }
 
 impl PoolKernel {
@@ -39,7 +41,10 @@ impl PoolKernel {
     /// second result (indices) is used — not supported here.
     pub fn new(op: &Op, x: &TensorType, with_indices: bool) -> Result<PoolKernel, KernelError> {
         let name = op.name();
-        want_f32(name, "input", x)?;
+        let int = matches!(x.dtype, DType::U8 | DType::I8).then_some(x.dtype);
+        if int.is_none() || !matches!(op, Op::MaxPool { .. }) {
+            want_f32(name, "input", x)?;
+        }
         if !(3..=5).contains(&x.shape.len()) {
             return err(format!(
                 "{name}: input rank {} is not 3 to 5",
@@ -106,7 +111,108 @@ impl PoolKernel {
             Op::GlobalAveragePool => (Kind::GlobalAvg, None),
             _ => return err(format!("PoolKernel built from {name}")),
         };
-        Ok(PoolKernel { kind, spec })
+        Ok(PoolKernel { kind, spec, int })
+    }
+}
+
+impl PoolKernel {
+    /// Max pooling of `u8`/`i8` values (a quantized model's pools run on
+    /// the integers: dequantization is monotonic). Windows wholly in the
+    /// padding give the type's minimum.
+    ///
+    /// # Safety
+    /// `x` and `out` are live buffers of `T` with their shapes.
+    unsafe fn run_int<T: Copy + Ord + Send + Sync + Bounded>(
+        &self,
+        x: &Arg,
+        out: &Arg,
+        cx: &Ctx,
+    ) -> Result<(), KernelError> {
+        let xs = x.shape;
+        if !(3..=5).contains(&xs.len()) {
+            return err(format!("pool: input {xs:?} is not rank 3 to 5"));
+        }
+        let (planes, hwi) = (xs[0] * xs[1], xs[2..].iter().product::<usize>());
+        // SAFETY: per this function's contract.
+        let (xv, yv) = unsafe { (x.slice::<T>(), out.slice_mut::<T>()) };
+        let Some(spec) = &self.spec else {
+            return err("pool: integer pools are windowed max pools only");
+        };
+        let g = spec.forward("pool", &xs[2..])?;
+        let mut want = xs[..2].to_vec();
+        want.extend_from_slice(&g.o[3 - spec.nsp..]);
+        if out.shape != want.as_slice() {
+            return err(format!(
+                "pool: input {xs:?} gives {want:?}, result is {:?}",
+                out.shape
+            ));
+        }
+        let hwo = g.out_size();
+        let par = cx.threads > 1 && (planes * hwo * g.taps()) as f64 >= pack::PAR_MIN_FLOPS / 4.0;
+        let one = |(p, o): (usize, &mut [T])| {
+            // SAFETY: plane `p` of the input has `hwi` elements.
+            unsafe { plane_int(xv[p * hwi..].as_ptr(), o, &g) };
+        };
+        if par {
+            use rayon::prelude::*;
+            yv.par_chunks_mut(hwo).enumerate().for_each(one);
+        } else {
+            yv.chunks_mut(hwo).enumerate().for_each(one);
+        }
+        Ok(())
+    }
+}
+
+/// The smallest value of an integer type.
+pub(crate) trait Bounded {
+    const LOWEST: Self;
+}
+
+impl Bounded for u8 {
+    const LOWEST: u8 = 0;
+}
+
+impl Bounded for i8 {
+    const LOWEST: i8 = i8::MIN;
+}
+
+/// One plane of an integer max pool (the loop of [`plane`], on `T`).
+///
+/// # Safety
+/// `inp` holds the input plane of `g`; `out` is its output plane.
+unsafe fn plane_int<T: Copy + Ord + Bounded>(inp: *const T, out: &mut [T], g: &Geom) {
+    let [od, oh, ow] = g.o;
+    let [id, ih, iw] = g.i;
+    let sx = g.s[2];
+    for z in 0..od {
+        for y in 0..oh {
+            let row = &mut out[(z * oh + y) * ow..(z * oh + y + 1) * ow];
+            row.fill(T::LOWEST);
+            for kd in 0..g.k[0] {
+                let zi = (z * g.s[0] + kd * g.d[0]) as isize - g.pb[0] as isize;
+                if zi < 0 || zi >= id as isize {
+                    continue;
+                }
+                for kh in 0..g.k[1] {
+                    let yi = (y * g.s[1] + kh * g.d[1]) as isize - g.pb[1] as isize;
+                    if yi < 0 || yi >= ih as isize {
+                        continue;
+                    }
+                    let src = inp.add((zi as usize * ih + yi as usize) * iw);
+                    for kw in 0..g.k[2] {
+                        let off = (kw * g.d[2]) as isize - g.pb[2] as isize;
+                        let (lo, hi) = valid_run(0, ow, sx, off, iw);
+                        if lo == hi {
+                            continue;
+                        }
+                        let s = src.offset((lo * sx) as isize + off);
+                        for (j, o) in row[lo..hi].iter_mut().enumerate() {
+                            *o = (*o).max(*s.add(j * sx));
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -299,6 +405,22 @@ impl Kernel for PoolKernel {
         let (Some(x), Some(out)) = (ins.first(), outs.first()) else {
             return err("pool: needs an input and one result");
         };
+        if let Some(dt) = self.int {
+            if x.dtype != dt || out.dtype != dt {
+                return err(format!(
+                    "pool: built for {dt}, given {} -> {}",
+                    x.dtype, out.dtype
+                ));
+            }
+            // SAFETY: forwarded; dtypes checked.
+            return unsafe {
+                if dt == DType::U8 {
+                    self.run_int::<u8>(x, out, cx)
+                } else {
+                    self.run_int::<i8>(x, out, cx)
+                }
+            };
+        }
         arg_f32("pool", "input", x)?;
         arg_f32("pool", "result", out)?;
         let xs = x.shape;

@@ -41,7 +41,6 @@ pub fn movement_kernel(
     consts: &[Option<Tensor>],
     out_types: &[TensorType],
 ) -> Option<Result<Box<dyn Kernel>, String>> {
-    let _ = consts;
     let dt = in_types.first().map(|t| t.dtype);
     let k: Box<dyn Kernel> = match op {
         Op::Reshape { .. } | Op::Flatten { .. } | Op::Squeeze { .. } | Op::Unsqueeze { .. } => {
@@ -70,6 +69,9 @@ pub fn movement_kernel(
             Err(e) => return Some(Err(e)),
         },
         Op::Range => Box::new(shape::RangeOf),
+        Op::QuantizeLinear { .. } | Op::DequantizeLinear { .. } => {
+            return super::qdq::kernel(op, in_types, consts);
+        }
         _ => {
             return super::misc::kernel(op, in_types, out_types)
                 .or_else(|| super::reduce::kernel(op, dt?))
