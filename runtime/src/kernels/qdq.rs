@@ -98,52 +98,80 @@ impl Kernel for Quantize {
         // differ, so the plan never aliases them).
         let xv: &[f32] = unsafe { x.slice() };
         let (lo, hi) = if self.to == DType::U8 {
-            (0.0, 255.0)
+            (0.0f32, 255.0f32)
         } else {
             (-128.0, 127.0)
         };
-        let q = |v: f32| -> i32 {
-            let r = f64::from((v / self.scale).round_ties_even()) + self.zero;
-            if r.is_nan() {
-                0
-            } else {
-                r.clamp(lo, hi) as i32
-            }
-        };
+        let (s, z) = (self.scale, self.zero as f32);
         let par = cx.threads > 1 && xv.len() >= 2 * CHUNK;
+        macro_rules! go {
+            ($t:ty) => {{
+                // SAFETY: as above.
+                let yv: &mut [$t] = unsafe { y.slice_mut() };
+                let f = |(o, i): (&mut [$t], &[f32])| {
+                    #[cfg(target_arch = "x86_64")]
+                    if crate::kernels::pack::has_avx2_fma() {
+                        // SAFETY: AVX2 and FMA are present.
+                        unsafe { quantize_avx2(i, o, s, z, lo, hi) };
+                        return;
+                    }
+                    quantize_rows(i, o, s, z, lo, hi);
+                };
+                if par {
+                    yv.par_chunks_mut(CHUNK)
+                        .zip(xv.par_chunks(CHUNK))
+                        .for_each(f);
+                } else {
+                    f((yv, xv));
+                }
+            }};
+        }
         if self.to == DType::U8 {
-            // SAFETY: as above.
-            let yv: &mut [u8] = unsafe { y.slice_mut() };
-            let f = |(o, i): (&mut [u8], &[f32])| {
-                for (d, &v) in o.iter_mut().zip(i) {
-                    *d = q(v) as u8;
-                }
-            };
-            if par {
-                yv.par_chunks_mut(CHUNK)
-                    .zip(xv.par_chunks(CHUNK))
-                    .for_each(f);
-            } else {
-                f((yv, xv));
-            }
+            go!(u8)
         } else {
-            // SAFETY: as above.
-            let yv: &mut [i8] = unsafe { y.slice_mut() };
-            let f = |(o, i): (&mut [i8], &[f32])| {
-                for (d, &v) in o.iter_mut().zip(i) {
-                    *d = q(v) as i8;
-                }
-            };
-            if par {
-                yv.par_chunks_mut(CHUNK)
-                    .zip(xv.par_chunks(CHUNK))
-                    .for_each(f);
-            } else {
-                f((yv, xv));
-            }
+            go!(i8)
         }
         Ok(())
     }
+}
+
+/// An integer type a quantize writes (`f32 as T` saturates, NaN → 0).
+trait Q8: Copy + Send {
+    fn from_f32(v: f32) -> Self;
+}
+
+impl Q8 for u8 {
+    #[inline(always)]
+    fn from_f32(v: f32) -> u8 {
+        v as u8
+    }
+}
+
+impl Q8 for i8 {
+    #[inline(always)]
+    fn from_f32(v: f32) -> i8 {
+        v as i8
+    }
+}
+
+/// `o = sat(round_half_even(i / s) + z)`, NaN → 0. In f32 throughout: the
+/// rounded quotient is an integer, so adding the (8-bit) zero point is
+/// exact below 2^24 and saturates to the same bound above, as the
+/// interpreter's f64 addition does. Written so it vectorizes (divide,
+/// round, add, clamp, saturating convert).
+#[inline(always)]
+fn quantize_rows<T: Q8>(i: &[f32], o: &mut [T], s: f32, z: f32, lo: f32, hi: f32) {
+    for (d, &v) in o.iter_mut().zip(i) {
+        *d = T::from_f32(((v / s).round_ties_even() + z).clamp(lo, hi));
+    }
+}
+
+/// [`quantize_rows`] compiled for AVX2 (`round_ties_even` is a libm call
+/// without SSE4.1: 0.34 ms for 50k values; one `vroundps` with).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn quantize_avx2<T: Q8>(i: &[f32], o: &mut [T], s: f32, z: f32, lo: f32, hi: f32) {
+    quantize_rows(i, o, s, z, lo, hi)
 }
 
 impl Kernel for Dequantize {
