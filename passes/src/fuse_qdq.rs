@@ -643,7 +643,7 @@ mod tests {
     fn check_within_a_step(before: &Graph, after: &Graph, step: f64) {
         assert!(verify(after).is_ok(), "{:?}", verify(after));
         let x = input();
-        let a = interp::run(before, &[x.clone()])
+        let a = interp::run(before, std::slice::from_ref(&x))
             .unwrap()
             .remove(0)
             .to_f64s();
@@ -716,7 +716,7 @@ mod tests {
             assert_eq!(ops(&g).is_empty(), cancels, "{:?}", ops(&g));
             let t = Tensor::from_i64s(DType::U8, &[4], &[0, 3, 200, 255]).unwrap();
             assert_eq!(
-                interp::run(&before, &[t.clone()]).unwrap(),
+                interp::run(&before, std::slice::from_ref(&t)).unwrap(),
                 interp::run(&g, &[t]).unwrap()
             );
         }
@@ -754,7 +754,7 @@ mod tests {
         assert_eq!(ops(&g), ["quantize_linear", "qgemm"]);
         assert!(verify(&g).is_ok());
         let t = Tensor::from_vec(&[3, 4], (0..12).map(|i| i as f32 * 0.3 - 1.5).collect()).unwrap();
-        let a = interp::run(&before, &[t.clone()])
+        let a = interp::run(&before, std::slice::from_ref(&t))
             .unwrap()
             .remove(0)
             .to_f64s();
