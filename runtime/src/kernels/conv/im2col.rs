@@ -103,28 +103,50 @@ impl Implicit {
         })
     }
 
-    /// Copy `channels` input planes into `buf` (zeroed first: the borders).
+    /// Copy `channels` input planes into `buf` (zeroed first: the
+    /// borders), split over the pool when `par` (the copy is a pass over
+    /// the input; run serially it held back the second thread).
     ///
     /// # Safety
     /// The host has AVX-512F; `image` holds `channels` planes of `g`'s
     /// input; `buf` holds `channels * chan` floats.
-    unsafe fn fill(&self, image: *const f32, channels: usize, g: &Geom, buf: &mut [f32]) {
-        buf.fill(0.0);
+    unsafe fn fill(
+        &self,
+        image: *const f32,
+        channels: usize,
+        g: &Geom,
+        buf: &mut [f32],
+        par: bool,
+    ) {
         let [_, ih, iw] = g.i;
         let (pr, pc, s) = (g.pb[1], g.pb[2], self.s);
         let plane = self.hq * self.wq;
-        for c in 0..channels {
+        let src = image as usize;
+        let one = |(c, dst): (usize, &mut [f32])| {
+            dst.fill(0.0);
             for yi in 0..ih {
-                let (yp, src) = (pr + yi, image.add((c * ih + yi) * iw));
-                let row = buf
-                    .as_mut_ptr()
-                    .add(c * self.chan + (yp % s) * s * plane + (yp / s) * self.wq);
-                if s == 1 {
-                    std::ptr::copy_nonoverlapping(src, row.add(pc), iw);
-                } else {
-                    super::deinterleave(src, iw, pc, [row, row.add(plane)]);
+                let yp = pr + yi;
+                // SAFETY: channel `c`'s row `yi` is inside the input; the
+                // destination row is inside this channel's padded planes.
+                unsafe {
+                    let from = (src as *const f32).add((c * ih + yi) * iw);
+                    let row = dst
+                        .as_mut_ptr()
+                        .add((yp % s) * s * plane + (yp / s) * self.wq);
+                    if s == 1 {
+                        std::ptr::copy_nonoverlapping(from, row.add(pc), iw);
+                    } else {
+                        super::deinterleave(from, iw, pc, [row, row.add(plane)]);
+                    }
                 }
             }
+        };
+        let buf = &mut buf[..channels * self.chan];
+        if par {
+            use rayon::prelude::*;
+            buf.par_chunks_mut(self.chan).enumerate().for_each(one);
+        } else {
+            buf.chunks_mut(self.chan).enumerate().for_each(one);
         }
     }
 }
@@ -184,7 +206,7 @@ unsafe fn implicit(job: &Job, ep: Option<&Bound>, threads: usize, imp: &Implicit
         let buf = &mut buf[..len];
         // SAFETY: the input holds `n * c` planes; `buf` holds their padded
         // copies; AVX-512F per this function's contract.
-        unsafe { imp.fill(job.x, job.n * kc.c, g, buf) };
+        unsafe { imp.fill(job.x, job.n * kc.c, g, buf, par) };
         let padded = buf.as_ptr() as usize;
         pack::for_each_tile(&grid, par, ep, |tile| {
             let gi = tile.r0 / kc.mg;
