@@ -179,6 +179,10 @@ define_ops! {
         [Quant] DynamicQuantizeLinear = "dynamic_quantize_linear",
         [Quant] MatMulInteger = "matmul_integer",
         [Quant] QLinearMatMul = "qlinear_matmul",
+        // `qlinear_add %a, %a_scale, %a_zp, %b, %b_scale, %b_zp, %c_scale, %c_zp`:
+        // onnxruntime's com.microsoft QLinearAdd, defined as the QDQ group
+        // it replaces, q(dq(a) + dq(b)).
+        [Quant] QLinearAdd = "qlinear_add",
 
         [Contraction] MatMul = "matmul",
 

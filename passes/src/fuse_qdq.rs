@@ -13,6 +13,9 @@
 //!   real 0: `q(relu(y)) = max(q(y), zp)` and `q(y) >= zp`);
 //! - `q(matmul(dq(a), dq(b)))` → `qlinear_matmul` (b per column or per
 //!   tensor);
+//! - `q(add(dq(a), dq(b)))` → `qlinear_add` (onnxruntime's com.microsoft
+//!   op; defined as exactly this group, so the rewrite is bit-exact), with
+//!   the same `relu` rule;
 //! - `q(gemm(dq(a), dq(b)[, c]))` → `qgemm` (onnxruntime's com.microsoft
 //!   op, with its i32 bias); a `gemm` of two dequantized operands whose
 //!   result stays f32 becomes an f32-result `qgemm`;
@@ -193,9 +196,13 @@ fn rewrite(g: &Graph, n: Node, users: &HashMap<Value, Vec<Node>>) -> Option<Rewr
         Op::Relu if q.zp == q.dtype_min() && sole(y, n) => {
             let c = g.producer(pd.inputs[0])?;
             sole(pd.inputs[0], p).then_some(())?;
-            contraction(g, c, &q)
+            match g.node(c).op {
+                Op::Add => add(g, c, &q),
+                _ => contraction(g, c, &q),
+            }
         }
         Op::Conv { .. } | Op::MatMul | Op::Gemm { .. } if sole(y, n) => contraction(g, p, &q),
+        Op::Add if sole(y, n) => add(g, p, &q),
         _ => None,
     }
 }
@@ -251,6 +258,27 @@ fn contraction(g: &Graph, c: Node, q: &QParams) -> Option<Rewrite> {
         Op::Gemm { .. } => gemm(g, c, Some(q)),
         _ => None,
     }
+}
+
+/// `q(add(dq(a), dq(b)))` → `qlinear_add` (a residual connection).
+fn add(g: &Graph, n: Node, q: &QParams) -> Option<Rewrite> {
+    let nd = g.node(n);
+    let a = Dq::of(g, g.producer(nd.inputs[0])?)?;
+    let b = Dq::of(g, g.producer(nd.inputs[1])?)?;
+    if a.params.dtype != b.params.dtype {
+        return None;
+    }
+    let ins = vec![
+        a.x.into(),
+        a.params.scale_v.into(),
+        a.params.zp(),
+        b.x.into(),
+        b.params.scale_v.into(),
+        b.params.zp(),
+        q.scale_v.into(),
+        q.zp(),
+    ];
+    Some(Rewrite::Node(Op::QLinearAdd, ins, n))
 }
 
 /// `gemm(dq(a), dq(b)[, c])` → `qgemm`, quantized with `q` or f32.
@@ -763,6 +791,52 @@ mod tests {
         // of that unit (0.1 * 0.25 / 2), plus f32 rounding.
         for (u, v) in a.iter().zip(&c) {
             assert!((u - v).abs() <= 0.0126, "{u} vs {v}");
+        }
+    }
+
+    #[test]
+    fn residual_add_group_becomes_qlinear_add_bit_exactly() {
+        for relu in [false, true] {
+            let mut g = Graph::new("r");
+            let ty = TensorType::fixed(DType::U8, &[2, 8]);
+            let a = g.add_input("a", ty.clone()).unwrap();
+            let b = g.add_input("b", ty).unwrap();
+            let (sa, za) = (
+                scalar(&mut g, DType::F32, 0.031),
+                scalar(&mut g, DType::U8, 3.0),
+            );
+            let (sb, zb) = (
+                scalar(&mut g, DType::F32, 0.017),
+                scalar(&mut g, DType::U8, 200.0),
+            );
+            let da = dq(&mut g, a, sa, za, 1);
+            let db = dq(&mut g, b, sb, zb, 1);
+            let mut y = g.add_node(Op::Add, &[da, db]).unwrap()[0];
+            if relu {
+                y = g.add_node(Op::Relu, &[y]).unwrap()[0];
+            }
+            let out = q(&mut g, y, 0.045, 0.0);
+            g.set_outputs(vec![out]);
+            let before = g.clone();
+            assert!(fuse(&mut g));
+            assert_eq!(ops(&g), ["qlinear_add"]);
+            let ta = Tensor::from_i64s(
+                DType::U8,
+                &[2, 8],
+                &(0..16).map(|i| i * 17).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            let tb = Tensor::from_i64s(
+                DType::U8,
+                &[2, 8],
+                &(0..16).map(|i| 255 - i * 13).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            let ins = [ta, tb];
+            assert_eq!(
+                interp::run(&before, &ins).unwrap(),
+                interp::run(&g, &ins).unwrap()
+            );
         }
     }
 }

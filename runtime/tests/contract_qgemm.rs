@@ -248,3 +248,55 @@ fn quantize_and_dequantize_match_the_interpreter() {
     let types = vec![b.ty(), sv.ty(), zv.ty()];
     assert!(movement_kernel(&d, &types, &[None, Some(sv), Some(zv)], &[want.ty()]).is_none());
 }
+
+#[test]
+fn qlinear_add_matches_the_interpreter() {
+    let n = 70_000;
+    for (from, to) in [
+        (DType::U8, DType::U8),
+        (DType::I8, DType::I8),
+        (DType::U8, DType::I8),
+    ] {
+        let shift = if from == DType::I8 { 128 } else { 0 };
+        let a = Tensor::from_i64s(
+            from,
+            &[n],
+            &bytes(n, 1).iter().map(|v| v - shift).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let b = Tensor::from_i64s(
+            from,
+            &[n],
+            &bytes(n, 2).iter().map(|v| v - shift).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let zp = |dt: DType, v: i64| Tensor::from_i64s(dt, &[], &[v]).unwrap();
+        let (sa, sb, sc) = (
+            Tensor::scalar(0.031f32),
+            Tensor::scalar(0.017f32),
+            Tensor::scalar(0.045f32),
+        );
+        let (za, zb, zc) = (zp(from, 3), zp(from, -3 + shift / 2), zp(to, 7));
+        let ins = [&a, &sa, &za, &b, &sb, &zb, &sc, &zc];
+        let want = ingot_ir::interp::eval_op(&Op::QLinearAdd, &ins)
+            .unwrap()
+            .remove(0);
+        let types: Vec<TensorType> = ins.iter().map(|t| ty(t)).collect();
+        let consts: Vec<Option<Tensor>> = ins
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i != 0 && i != 3).then(|| (*t).clone()))
+            .collect();
+        let k = movement_kernel(&Op::QLinearAdd, &types, &consts, &[want.ty()])
+            .unwrap()
+            .unwrap();
+        for threads in [1, 2] {
+            let got = run(k.as_ref(), &[&a, &sa, &za, &b], &want, threads);
+            assert_eq!(
+                got.to_i64s(),
+                want.to_i64s(),
+                "{from} -> {to}, threads {threads}"
+            );
+        }
+    }
+}

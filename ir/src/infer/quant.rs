@@ -19,6 +19,9 @@
 //!   `qlinear_conv %x, %x_scale, %x_zp, %w, %w_scale, %w_zp, %y_scale, %y_zp[, %bias]`:
 //!   Conv's shapes (x: [N, C, spatial..], w: [M, C/group, kernel..]); w's zp
 //!   and scale are one element or per output channel (M long); bias is i32[M].
+//! - `qlinear_add %a, %a_scale, %a_zp, %b, %b_scale, %b_zp, %c_scale, %c_zp`
+//!   (com.microsoft QLinearAdd): a and b of one 8-bit type, broadcasting;
+//!   every parameter one element; the result has c_zp's dtype.
 //! - `qgemm %a, %a_scale, %a_zp, %b, %b_scale, %b_zp[, %c[, %y_scale[, %y_zp]]]`
 //!   (onnxruntime's com.microsoft QGemm): a, b i8/u8 matrices (transposed per
 //!   `trans_a`/`trans_b`), a's scale and zp one element, b's one element or
@@ -167,6 +170,24 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
                 per_channel(op, "bias", bias, w)?;
             }
             let shape = conv_shape(op, x, w, strides, pads, dilations, *group, *auto_pad)?;
+            Ok(vec![TensorType::new(ty(7).dtype, shape)])
+        }
+        Op::QLinearAdd => {
+            arity(op, inputs, 8, 8)?;
+            let (a, b) = (ty(0), ty(3));
+            quantized(op, "a", a)?;
+            same(op, "b", b, a)?;
+            for (i, what) in [(1, "a's scale"), (4, "b's scale"), (6, "c's scale")] {
+                float_param(op, what, ty(i))?;
+                single(op, what, ty(i))?;
+            }
+            same(op, "a's zero point", ty(2), a)?;
+            single(op, "a's zero point", ty(2))?;
+            same(op, "b's zero point", ty(5), b)?;
+            single(op, "b's zero point", ty(5))?;
+            quantized(op, "c's zero point", ty(7))?;
+            single(op, "c's zero point", ty(7))?;
+            let shape = broadcast(&a.shape, &b.shape).map_err(|e| invalid(op, e))?;
             Ok(vec![TensorType::new(ty(7).dtype, shape)])
         }
         Op::QGemm {

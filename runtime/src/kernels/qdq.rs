@@ -17,6 +17,147 @@ use rayon::prelude::*;
 /// Elements per parallel chunk.
 const CHUNK: usize = 1 << 16;
 
+/// The kernel for `qlinear_add` of two same-shaped operands with constant
+/// parameters (broadcasting ones stay on the interpreter).
+pub(crate) fn add_kernel(
+    in_types: &[TensorType],
+    consts: &[Option<Tensor>],
+) -> Option<Result<Box<dyn Kernel>, String>> {
+    let (a, b) = (in_types.first()?, in_types.get(3)?);
+    if a.shape != b.shape || !matches!(a.dtype, DType::U8 | DType::I8) || a.dtype != b.dtype {
+        return None;
+    }
+    let c = |i: usize| consts.get(i)?.as_ref();
+    let (sa, za, sb, zb, sc, zc) = (c(1)?, c(2)?, c(4)?, c(5)?, c(6)?, c(7)?);
+    let to = zc.dtype();
+    if !matches!(to, DType::U8 | DType::I8) {
+        return None;
+    }
+    let f = |t: &Tensor| t.to_f64s()[0] as f32;
+    let z = |t: &Tensor| t.to_i64s()[0] as f32;
+    Some(Ok(Box::new(QLinearAdd {
+        sa: f(sa),
+        za: z(za),
+        sb: f(sb),
+        zb: z(zb),
+        sc: f(sc),
+        zc: z(zc),
+        from: a.dtype,
+        to,
+    })))
+}
+
+/// `c = q(dq(a) + dq(b))`, every step as its op (see the interpreter's
+/// `qlinear_add`): `(a - za)` is an integer below 2^9, so its f32 product
+/// with the scale is the interpreter's f64 product rounded once.
+pub struct QLinearAdd {
+    sa: f32,
+    za: f32,
+    sb: f32,
+    zb: f32,
+    sc: f32,
+    zc: f32,
+    from: DType,
+    to: DType,
+}
+
+/// A byte type read or written by the quantized kernels here.
+trait Byte: Copy + Send + Sync {
+    fn to_f32(self) -> f32;
+}
+
+impl Byte for u8 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl Byte for i8 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl QLinearAdd {
+    #[inline(always)]
+    fn rows<A: Byte, C: Q8>(&self, a: &[A], b: &[A], c: &mut [C]) {
+        let (lo, hi) = if self.to == DType::U8 {
+            (0.0f32, 255.0f32)
+        } else {
+            (-128.0, 127.0)
+        };
+        for ((o, &x), &y) in c.iter_mut().zip(a).zip(b) {
+            let s = (x.to_f32() - self.za) * self.sa + (y.to_f32() - self.zb) * self.sb;
+            *o = C::from_f32(((s / self.sc).round_ties_even() + self.zc).clamp(lo, hi));
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn add_avx2<A: Byte, C: Q8>(k: &QLinearAdd, a: &[A], b: &[A], c: &mut [C]) {
+    k.rows(a, b, c)
+}
+
+impl Kernel for QLinearAdd {
+    fn describe(&self) -> String {
+        format!("qlinear_add {} -> {}", self.from, self.to)
+    }
+
+    unsafe fn run(&self, ins: &[Arg], outs: &[Arg], cx: &Ctx) -> Result<(), KernelError> {
+        let (Some(a), Some(b), Some(c)) = (ins.first(), ins.get(3), outs.first()) else {
+            return Err(KernelError("qlinear_add: needs a, b and a result".into()));
+        };
+        if a.dtype != self.from
+            || b.dtype != self.from
+            || c.dtype != self.to
+            || a.shape != b.shape
+            || a.shape != c.shape
+        {
+            return Err(KernelError(format!(
+                "qlinear_add: {}{:?} + {}{:?} -> {}{:?}, want {} operands and a {} result of one shape",
+                a.dtype, a.shape, b.dtype, b.shape, c.dtype, c.shape, self.from, self.to
+            )));
+        }
+        let par = cx.threads > 1 && c.numel() >= 2 * CHUNK;
+        macro_rules! go {
+            ($a:ty, $c:ty) => {{
+                // SAFETY: dtypes and shapes checked; the result never
+                // shares an operand's buffer (a quant op is not planned in
+                // place: `memory_plan::writes_in_place`).
+                let (av, bv): (&[$a], &[$a]) = unsafe { (a.slice(), b.slice()) };
+                let cv: &mut [$c] = unsafe { c.slice_mut() };
+                let f = |((o, x), y): ((&mut [$c], &[$a]), &[$a])| {
+                    #[cfg(target_arch = "x86_64")]
+                    if crate::kernels::pack::has_avx2_fma() {
+                        // SAFETY: AVX2 and FMA are present.
+                        unsafe { add_avx2(self, x, y, o) };
+                        return;
+                    }
+                    self.rows(x, y, o);
+                };
+                if par {
+                    cv.par_chunks_mut(CHUNK)
+                        .zip(av.par_chunks(CHUNK))
+                        .zip(bv.par_chunks(CHUNK))
+                        .for_each(f);
+                } else {
+                    f(((cv, av), bv));
+                }
+            }};
+        }
+        match (self.from, self.to) {
+            (DType::U8, DType::U8) => go!(u8, u8),
+            (DType::U8, _) => go!(u8, i8),
+            (_, DType::U8) => go!(i8, u8),
+            _ => go!(i8, i8),
+        }
+        Ok(())
+    }
+}
+
 /// The kernel for a per-tensor quantize/dequantize, if `op` is one.
 pub(crate) fn kernel(
     op: &Op,

@@ -379,8 +379,32 @@ fn quant_operands(cx: &mut Cx, required: &[bool]) -> Result<Vec<Value>, OnnxErro
 pub(super) fn ms_converter(op_type: &str) -> Option<super::Convert> {
     match op_type {
         "QGemm" => Some(qgemm),
+        "QLinearAdd" => Some(qlinear_add),
         _ => None,
     }
+}
+
+/// com.microsoft QLinearAdd: `A, A_scale, A_zp?, B, B_scale, B_zp?,
+/// C_scale, C_zp?`; a missing zero point is 0 of its tensor's type (u8 for
+/// C).
+fn qlinear_add(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
+    let (a, b) = (cx.req(0)?, cx.req(3)?);
+    let mut ins = Vec::with_capacity(8);
+    for (i, data) in [(0, Some(a)), (3, Some(b)), (6, None)] {
+        if let Some(d) = data {
+            ins.push(d);
+        }
+        ins.push(cx.req(i + 1)?);
+        let zp = match cx.input(i + 2)? {
+            Some(z) => z,
+            None => {
+                let dt = data.map_or(DType::U8, |d| cx.ty(d).dtype);
+                cx.const_scalar(dt, 0.0)?
+            }
+        };
+        ins.push(zp);
+    }
+    cx.add(Op::QLinearAdd, &ins)
 }
 
 /// com.microsoft QGemm: `A, a_scale, a_zp, B, b_scale, b_zp[, C[, y_scale[,

@@ -111,3 +111,31 @@ pub(super) fn dynamic(x: &Tensor) -> Result<Vec<Tensor>, String> {
         Tensor::scalar(zp as u8),
     ])
 }
+
+/// `qlinear_add %a, %a_scale, %a_zp, %b, %b_scale, %b_zp, %c_scale, %c_zp`:
+/// `quantize(dequantize(a) + dequantize(b))` with the per-tensor
+/// parameters, each step as its op computes it.
+pub(super) fn qlinear_add(ins: &[&Tensor]) -> Result<Tensor, String> {
+    let scale = |t: &Tensor| t.to_f64s()[0] as f32;
+    let zero = |t: &Tensor| t.to_i64s()[0];
+    let (a, b) = (ins[0], ins[3]);
+    let (sa, za, sb, zb) = (scale(ins[1]), zero(ins[2]), scale(ins[4]), zero(ins[5]));
+    let (sc, zc, out) = (scale(ins[6]), zero(ins[7]), ins[7].dtype());
+    let shape = crate::interp::broadcast_shape(a.shape(), b.shape())?;
+    let (ma, mb) = (
+        crate::interp::broadcast_map(&shape, a.shape()),
+        crate::interp::broadcast_map(&shape, b.shape()),
+    );
+    let (av, bv) = (a.to_i64s(), b.to_i64s());
+    let y: Vec<i64> = ma
+        .iter()
+        .zip(&mb)
+        .map(|(&i, &j)| {
+            let da = ((av[i] - za) as f64 * f64::from(sa)) as f32;
+            let db = ((bv[j] - zb) as f64 * f64::from(sb)) as f32;
+            let r = f64::from(((da + db) / sc).round_ties_even());
+            saturate(r + zc as f64, out)
+        })
+        .collect();
+    Tensor::from_i64s(out, &shape, &y).map_err(|e| e.to_string())
+}

@@ -11,6 +11,8 @@
 //!   rounds, adds the zero point and saturates — ONNX Runtime's formula.
 //! - Dequantizing computes `(x - zp) · scale` with the difference exact and
 //!   one rounding to the scale's dtype.
+//! - QLinearAdd (com.microsoft) is exactly the QDQ group it stands for:
+//!   both operands dequantized as above, added in f32, quantized as above.
 //! - QGemm (onnxruntime's com.microsoft op) adds its i32 bias to the i32
 //!   accumulator, then requantizes with the f32 multiplier
 //!   `alpha · a_scale · b_scale / y_scale` as above, or without y's scale
@@ -57,6 +59,7 @@ pub(crate) fn eval(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, String> {
             opt(3),
         )?]),
         Op::QLinearMatMul => Ok(vec![matmul::qlinear_matmul(inputs)?]),
+        Op::QLinearAdd => Ok(vec![linear::qlinear_add(inputs)?]),
         Op::QGemm {
             alpha,
             trans_a,

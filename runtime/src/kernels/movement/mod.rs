@@ -72,6 +72,7 @@ pub fn movement_kernel(
         Op::QuantizeLinear { .. } | Op::DequantizeLinear { .. } => {
             return super::qdq::kernel(op, in_types, consts);
         }
+        Op::QLinearAdd => return super::qdq::add_kernel(in_types, consts),
         _ => {
             return super::misc::kernel(op, in_types, out_types)
                 .or_else(|| super::reduce::kernel(op, dt?))
