@@ -4,6 +4,7 @@
 //!   through [`movement::movement_kernel`].
 //! - Contractions and pooling (`matmul`, `gemm_op`, `conv`, `pool`), with the
 //!   shared tile scheduler and fused [`Epilogue`] in `pack`.
+//! - Quantized contractions (`quant`) on the INT8 GEMM (`qgemm`).
 
 pub mod conv;
 pub mod gemm_op;
@@ -16,6 +17,7 @@ pub mod pool;
 pub mod qdq;
 pub mod qgemm;
 pub mod qgemm_op;
+pub mod quant;
 pub mod reduce;
 mod sgemm;
 
@@ -27,9 +29,11 @@ use gemm_op::GemmKernel;
 use ingot_ir::{Op, Tensor, TensorType};
 use matmul::MatMulKernel;
 use pool::PoolKernel;
+use quant::{QConvKernel, QMatMulKernel};
 
 /// Whether [`contraction_kernel`] builds kernels for `op` (contractions
-/// and pools: they pack constant weights when built and take epilogues).
+/// and pools: they pack constant weights when built and take epilogues;
+/// the quantized ones take none yet).
 pub fn is_contraction(op: &Op) -> bool {
     matches!(
         op,
@@ -42,13 +46,19 @@ pub fn is_contraction(op: &Op) -> bool {
             | Op::GlobalAveragePool
             | Op::GlobalMaxPool
             | Op::QGemm { .. }
+            | Op::QLinearConv { .. }
+            | Op::ConvInteger { .. }
+            | Op::QLinearMatMul
+            | Op::MatMulInteger
     )
 }
 
 /// The kernel for contraction/pool `op` with operand types and constant
 /// values, or `None` if `op` is neither. Weights must be constants (they
 /// are packed here, once); a runtime B operand is supported for MatMul and
-/// Gemm only.
+/// Gemm only. The quantized contractions also need constant scales, zero
+/// points and bias (see [`quant`]). An `Err` names what is unsupported;
+/// the caller then runs the op on the interpreter.
 pub fn contraction_kernel(
     op: &Op,
     in_types: &[TensorType],
@@ -92,6 +102,18 @@ pub fn contraction_kernel(
         Op::QGemm { .. } => qgemm_op::QGemmKernel::new(op, in_types, consts)
             .map(|k| Box::new(k) as Box<dyn Kernel>)
             .map_err(|e| e.0),
+        Op::QLinearConv { .. } | Op::ConvInteger { .. } => match epilogue {
+            Some(_) => Err(format!("{}: the kernel takes no epilogue", op.name())),
+            None => QConvKernel::new(op, in_types, consts)
+                .map(|k| Box::new(k) as Box<dyn Kernel>)
+                .map_err(|e| e.0),
+        },
+        Op::QLinearMatMul | Op::MatMulInteger => match epilogue {
+            Some(_) => Err(format!("{}: the kernel takes no epilogue", op.name())),
+            None => QMatMulKernel::new(op, in_types, consts)
+                .map(|k| Box::new(k) as Box<dyn Kernel>)
+                .map_err(|e| e.0),
+        },
         _ => unreachable!("checked above"),
     })();
     Some(r)

@@ -1,6 +1,8 @@
 //! INT8 GEMM for quantized inference: `C (i32) = (accumulate ? C : 0) +
 //! A · B` with one operand `u8` and the other `i8`, optionally finished by
-//! a per-channel requantization to `f32` or `u8` while each tile is hot.
+//! a per-channel requantization to `f32`, `u8` or `i8` while each tile is
+//! hot. The destination is a slice ([`qgemm`]) or, for callers that split
+//! one matrix into tiles over threads, a pointer ([`qgemm_ptr`]).
 //!
 //! Two cases, told apart by the left operand's type ([`Int8::Other`] is
 //! the right one's): **weights left** (`i8` weights `[m x k]` times `u8`
@@ -47,19 +49,25 @@
 //!
 //! Measured on one Zen 4 core (the `qgemm_bench` test): VNNI 430-445
 //! GOPS with `i32` output at 64x3136x576 and 64x1024x784, about one
-//! `vpdpbusd` per cycle; 375-400 with the `u8` epilogue; AVX2 about 150;
+//! `vpdpbusd` per cycle; 400-428 with the `u8` epilogue; AVX2 about 150;
 //! scalar about 5.5; our f32 GEMM 65-94 GFLOP/s on the same shapes.
 //!
 //! The epilogue ([`Requant`], [`Quantize`]) is one piece of plain Rust
 //! inlined into each path's tile function (compiled with that path's
 //! target features), so its `f32` arithmetic — a separate multiply and
-//! add, never fused — is the same on every path.
+//! add, never fused — is the same on every path. Only the last step, the
+//! narrowing of quantized values to bytes, is written per path (see
+//! `Narrow`): it moves bits, no arithmetic.
 
+mod epilogue;
 mod micro;
 mod pack;
 #[cfg(test)]
 mod tests;
 
+#[cfg(target_arch = "x86_64")]
+use epilogue::NarrowAvx512;
+use epilogue::{finish, Portable};
 use pack::bytes;
 pub use pack::{pack_rhs_s8, pack_rhs_u8, row_sums_s8, PackedRhs};
 
@@ -220,37 +228,62 @@ impl Requant<'_> {
     }
 }
 
-/// Quantization of a [`Requant`] result to `u8`:
+/// Quantization of a [`Requant`] result to `u8` or `i8`:
 /// `q = clamp(round_half_even(f / scale) + zero_point, lo, hi)`; `lo` and
-/// `hi` also express a fused ReLU or Clip. A NaN `f / scale` gives `lo`.
+/// `hi` (inside the output type's range) also express a fused ReLU or
+/// Clip. A NaN `f / scale` gives `lo`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Quantize {
     pub scale: f32,
     pub zero_point: i32,
-    pub lo: u8,
-    pub hi: u8,
+    pub lo: i32,
+    pub hi: i32,
 }
 
 impl Quantize {
     /// Clamping before rounding gives the same result (rounding is
     /// monotone and `lo - zp`, `hi - zp` are integers) and bounds the
-    /// value, so the conversion needs no saturation logic.
+    /// value, so the conversion needs no saturation logic. The result is
+    /// in `lo..=hi`, so its low byte is the `u8` or `i8` it stands for.
     #[inline(always)]
-    fn apply(self, f: f32, lo: f32, hi: f32) -> u8 {
+    fn apply(self, f: f32, lo: f32, hi: f32) -> i32 {
         let x = (f / self.scale).max(lo).min(hi);
         // SAFETY: `x` lies in `[lo - zp, hi - zp]` (NaN became `lo` in
         // `max`), finite and within `i32`: `|zero_point| <= 2^24` is
-        // checked by `qgemm_at`.
+        // checked by `qgemm_ptr_at`.
         let r: i32 = unsafe { x.round_ties_even().to_int_unchecked() };
-        (r + self.zero_point) as u8
+        r + self.zero_point
+    }
+
+    /// [`Quantize::apply`] for `scale == 1`, without the division.
+    #[inline(always)]
+    fn apply_unit(self, f: f32, lo: f32, hi: f32) -> i32 {
+        let x = f.max(lo).min(hi);
+        // SAFETY: as in `apply`.
+        let r: i32 = unsafe { x.round_ties_even().to_int_unchecked() };
+        r + self.zero_point
     }
 
     /// The clamp bounds `apply` takes, relative to the zero point.
     fn bounds(self) -> (f32, f32) {
         (
-            (self.lo as i32 - self.zero_point) as f32,
-            (self.hi as i32 - self.zero_point) as f32,
+            (self.lo - self.zero_point) as f32,
+            (self.hi - self.zero_point) as f32,
         )
+    }
+
+    /// Panics unless the bounds are ordered and inside `range`.
+    fn check(self, range: std::ops::RangeInclusive<i32>) {
+        assert!(
+            self.lo <= self.hi
+                && range.contains(&self.lo)
+                && range.contains(&self.hi)
+                && self.zero_point.unsigned_abs() <= 1 << 24,
+            "qgemm: quantization bounds {}..={} / zero point {} make no sense for outputs in {range:?}",
+            self.lo,
+            self.hi,
+            self.zero_point
+        );
     }
 }
 
@@ -269,9 +302,46 @@ pub enum Dst<'a> {
         rs: usize,
         rq: Requant<'a>,
     },
-    /// `f` of [`Requant`], quantized by [`Quantize`].
+    /// `f` of [`Requant`], quantized by [`Quantize`] (bounds in `0..=255`).
     U8 {
         c: &'a mut [u8],
+        rs: usize,
+        rq: Requant<'a>,
+        q: Quantize,
+    },
+    /// `f` of [`Requant`], quantized by [`Quantize`] (bounds in
+    /// `-128..=127`).
+    I8 {
+        c: &'a mut [i8],
+        rs: usize,
+        rq: Requant<'a>,
+        q: Quantize,
+    },
+}
+
+/// [`Dst`] by pointer, for [`qgemm_ptr`]: a caller whose threads write
+/// disjoint tiles of one matrix cannot hand each a `&mut` slice (a tile's
+/// rows interleave with its neighbours', so the slices would overlap).
+#[derive(Clone, Copy)]
+pub enum DstPtr<'a> {
+    I32 {
+        c: *mut i32,
+        rs: usize,
+        accumulate: bool,
+    },
+    F32 {
+        c: *mut f32,
+        rs: usize,
+        rq: Requant<'a>,
+    },
+    U8 {
+        c: *mut u8,
+        rs: usize,
+        rq: Requant<'a>,
+        q: Quantize,
+    },
+    I8 {
+        c: *mut i8,
         rs: usize,
         rq: Requant<'a>,
         q: Quantize,
@@ -295,6 +365,87 @@ pub fn qgemm_at<L: Int8>(
     rhs: &PackedRhs<L::Other>,
     dst: Dst<'_>,
 ) {
+    let n = rhs.n();
+    let fits = |rs: usize, len: usize| m == 0 || n == 0 || (m - 1) * rs + n <= len;
+    let (rs, len, ptr) = match dst {
+        Dst::I32 { c, rs, accumulate } => (
+            rs,
+            c.len(),
+            DstPtr::I32 {
+                c: c.as_mut_ptr(),
+                rs,
+                accumulate,
+            },
+        ),
+        Dst::F32 { c, rs, rq } => (
+            rs,
+            c.len(),
+            DstPtr::F32 {
+                c: c.as_mut_ptr(),
+                rs,
+                rq,
+            },
+        ),
+        Dst::U8 { c, rs, rq, q } => (
+            rs,
+            c.len(),
+            DstPtr::U8 {
+                c: c.as_mut_ptr(),
+                rs,
+                rq,
+                q,
+            },
+        ),
+        Dst::I8 { c, rs, rq, q } => (
+            rs,
+            c.len(),
+            DstPtr::I8 {
+                c: c.as_mut_ptr(),
+                rs,
+                rq,
+                q,
+            },
+        ),
+    };
+    assert!(
+        fits(rs, len),
+        "qgemm: dst {m} x {n} at row stride {rs} does not fit {len}"
+    );
+    // SAFETY: the destination slice holds every row (checked just above)
+    // and is borrowed mutably for the call.
+    unsafe { qgemm_ptr_at(level, m, lhs, lhs_rs, rhs, ptr) }
+}
+
+/// [`qgemm`] through a raw destination.
+///
+/// # Safety
+/// For every row `i < m`, the `rhs.n()` elements at `c + i * rs` are
+/// valid for reads and writes and nothing else accesses them during the
+/// call.
+pub unsafe fn qgemm_ptr<L: Int8>(
+    m: usize,
+    lhs: &[L],
+    lhs_rs: usize,
+    rhs: &PackedRhs<L::Other>,
+    dst: DstPtr<'_>,
+) {
+    // SAFETY: this function's contract.
+    unsafe { qgemm_ptr_at(Level::best(), m, lhs, lhs_rs, rhs, dst) }
+}
+
+/// [`qgemm_ptr`] on `level`; panics as [`qgemm_at`] (except for the
+/// destination's extent, which the caller guarantees).
+///
+/// # Safety
+/// As [`qgemm_ptr`].
+pub unsafe fn qgemm_ptr_at<L: Int8>(
+    level: Level,
+    m: usize,
+    lhs: &[L],
+    lhs_rs: usize,
+    rhs: &PackedRhs<L::Other>,
+    dst: DstPtr<'_>,
+) {
     assert!(
         level.available(),
         "qgemm: this host cannot run {}",
@@ -310,40 +461,33 @@ pub fn qgemm_at<L: Int8>(
         lhs.len()
     );
     let channels = if L::SIGNED { m } else { n };
-    let fits = |rs: usize, len: usize| (m == 1 || rs >= n) && (m - 1) * rs + n <= len;
+    let stride_ok = |rs: usize| {
+        assert!(
+            m == 1 || rs >= n,
+            "qgemm: dst rows of {n} overlap at row stride {rs}"
+        )
+    };
     let (sink, rq) = match dst {
-        Dst::I32 { c, rs, accumulate } => {
-            assert!(
-                fits(rs, c.len()),
-                "qgemm: dst {m} x {n} at row stride {rs} does not fit {}",
-                c.len()
-            );
-            (Sink::I32(c.as_mut_ptr(), rs, accumulate), None)
+        DstPtr::I32 { c, rs, accumulate } => {
+            stride_ok(rs);
+            (Sink::I32(c, rs, accumulate), None)
         }
-        Dst::F32 { c, rs, rq } => {
-            assert!(
-                fits(rs, c.len()),
-                "qgemm: dst {m} x {n} at row stride {rs} does not fit {}",
-                c.len()
-            );
+        DstPtr::F32 { c, rs, rq } => {
+            stride_ok(rs);
             rq.check(channels);
-            (Sink::Final(Final::F32(c.as_mut_ptr(), rs)), Some(rq))
+            (Sink::Final(Final::F32(c, rs)), Some(rq))
         }
-        Dst::U8 { c, rs, rq, q } => {
-            assert!(
-                fits(rs, c.len()),
-                "qgemm: dst {m} x {n} at row stride {rs} does not fit {}",
-                c.len()
-            );
-            assert!(
-                q.lo <= q.hi && q.zero_point.unsigned_abs() <= 1 << 24,
-                "qgemm: quantization bounds {}..={} / zero point {} make no sense",
-                q.lo,
-                q.hi,
-                q.zero_point
-            );
+        DstPtr::U8 { c, rs, rq, q } => {
+            stride_ok(rs);
+            q.check(0..=255);
             rq.check(channels);
-            (Sink::Final(Final::U8(c.as_mut_ptr(), rs, q)), Some(rq))
+            (Sink::Final(Final::Byte(c, rs, q)), Some(rq))
+        }
+        DstPtr::I8 { c, rs, rq, q } => {
+            stride_ok(rs);
+            q.check(-128..=127);
+            rq.check(channels);
+            (Sink::Final(Final::Byte(c.cast(), rs, q)), Some(rq))
         }
     };
     let job = Job {
@@ -363,7 +507,8 @@ pub fn qgemm_at<L: Int8>(
             Err(_) => &mut own,
         };
         // SAFETY: the checks above bound every tile `drive` addresses by
-        // the slices behind `job` and `sink`; `level` is available.
+        // the operand slices behind `job`; the caller guarantees `sink`'s
+        // rows; `level` is available.
         unsafe { drive::<L>(&job, sink, rq.as_ref(), scratch) }
     })
 }
@@ -403,7 +548,8 @@ enum Sink {
 #[derive(Clone, Copy)]
 enum Final {
     F32(*mut f32, usize),
-    U8(*mut u8, usize, Quantize),
+    /// `u8` or `i8` (the same bytes: see [`Quantize::apply`]).
+    Byte(*mut u8, usize, Quantize),
 }
 
 /// Where one micro-tile's sums go.
@@ -502,7 +648,9 @@ unsafe fn drive<L: Int8>(job: &Job, sink: Sink, rq: Option<&Requant<'_>>, s: &mu
                                 per_row: L::SIGNED,
                                 dst: match f {
                                     Final::F32(c, ldc) => Final::F32(c.add(i * ldc + j), ldc),
-                                    Final::U8(c, ldc, q) => Final::U8(c.add(i * ldc + j), ldc, q),
+                                    Final::Byte(c, ldc, q) => {
+                                        Final::Byte(c.add(i * ldc + j), ldc, q)
+                                    }
                                 },
                             },
                             (Sink::Final(_), None) => unreachable!("qgemm_at passes a Requant"),
@@ -531,7 +679,7 @@ unsafe fn run_tile<L: Int8>(level: Level, t: &TileArgs, out: &Out) {
         _ => {
             let mut tile = [[0; NR]; MR];
             micro::scalar::<L>(t.kc, t.a, t.a_rs, t.mr, t.b, &mut tile);
-            finish(&tile, t.mr, t.nr, out);
+            finish::<Portable>(&tile, t.mr, t.nr, out);
         }
     }
 }
@@ -542,7 +690,7 @@ unsafe fn run_tile<L: Int8>(level: Level, t: &TileArgs, out: &Out) {
 unsafe fn tile_vnni<L: Int8>(t: &TileArgs, out: &Out) {
     let mut tile = [[0; NR]; MR];
     micro::vnni::<L>(t.kc, t.a, t.a_rs, t.mr, t.b, &mut tile);
-    finish(&tile, t.mr, t.nr, out);
+    finish::<NarrowAvx512>(&tile, t.mr, t.nr, out);
 }
 
 /// The AVX2 micro-kernel and the epilogue, built with AVX2.
@@ -551,112 +699,5 @@ unsafe fn tile_vnni<L: Int8>(t: &TileArgs, out: &Out) {
 unsafe fn tile_avx2<L: Int8>(t: &TileArgs, out: &Out) {
     let mut tile = [[0; NR]; MR];
     micro::avx2::<L>(t.kc, t.wide, t.wide_rs, t.mr, t.b, &mut tile);
-    finish(&tile, t.mr, t.nr, out);
-}
-
-/// Write the first `mr x nr` of `t` through `out`. Fixed-length loops over
-/// `NR` lanes vectorize in each caller's target features; rows move in
-/// and out through [`load`] and [`store`], which touch only `nr` lanes.
-///
-/// # Safety
-/// `out`'s pointers hold `mr` rows of `nr` at their strides.
-#[inline(always)]
-unsafe fn finish(t: &Tile, mr: usize, nr: usize, out: &Out) {
-    match *out {
-        Out::I32 { c, ldc, add } => {
-            for (i, row) in t.iter().take(mr).enumerate() {
-                let ci = c.add(i * ldc);
-                let mut v = *row;
-                if add {
-                    // SAFETY: row `i < mr` of the tile, `nr` wide.
-                    let old = unsafe { load(ci, nr) };
-                    for (v, o) in v.iter_mut().zip(old) {
-                        *v = v.wrapping_add(o);
-                    }
-                }
-                // SAFETY: as above.
-                unsafe { store(ci, &v, nr) };
-            }
-        }
-        Out::Final {
-            prior,
-            rq,
-            ch0,
-            per_row,
-            dst,
-        } => {
-            let (mut zc, mut sc, mut bi) = ([0i32; NR], [1f32; NR], [0f32; NR]);
-            if !per_row {
-                for j in 0..nr {
-                    (zc[j], sc[j], bi[j]) = rq.at(ch0 + j);
-                }
-            }
-            for (i, row) in t.iter().take(mr).enumerate() {
-                if per_row {
-                    let (z, s, b) = rq.at(ch0 + i);
-                    (zc, sc, bi) = ([z; NR], [s; NR], [b; NR]);
-                }
-                let mut v = *row;
-                if let Some((p, ld)) = prior {
-                    // SAFETY: row `i < mr` of the scratch tile, `nr` wide.
-                    let old = unsafe { load(p.add(i * ld), nr) };
-                    for (v, o) in v.iter_mut().zip(old) {
-                        *v = v.wrapping_add(o);
-                    }
-                }
-                let mut f = [0f32; NR];
-                for j in 0..NR {
-                    f[j] = v[j].wrapping_sub(zc[j]) as f32 * sc[j] + bi[j];
-                }
-                match dst {
-                    // SAFETY: row `i < mr` of the tile, `nr` wide.
-                    Final::F32(c, ldc) => unsafe { store(c.add(i * ldc), &f, nr) },
-                    Final::U8(c, ldc, q) => {
-                        let (lo, hi) = q.bounds();
-                        let mut qs = [0u8; NR];
-                        for (q8, &f) in qs.iter_mut().zip(&f) {
-                            *q8 = q.apply(f, lo, hi);
-                        }
-                        // SAFETY: as above.
-                        unsafe { store(c.add(i * ldc), &qs, nr) };
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The first `nr` values at `src`, the rest zero. A full row is a
-/// fixed-size copy (a few vector moves); only edge tiles call `memcpy`.
-///
-/// # Safety
-/// `src` holds `nr <= NR` values.
-#[inline(always)]
-unsafe fn load<T: Copy + Default>(src: *const T, nr: usize) -> [T; NR] {
-    let mut v = [T::default(); NR];
-    // SAFETY: `nr` values at `src`; `v` holds `NR`.
-    unsafe {
-        if nr == NR {
-            v = src.cast::<[T; NR]>().read_unaligned();
-        } else {
-            std::ptr::copy_nonoverlapping(src, v.as_mut_ptr(), nr);
-        }
-    }
-    v
-}
-
-/// Write the first `nr` values of `v` at `dst`, as [`load`] reads.
-///
-/// # Safety
-/// `dst` holds `nr <= NR` values.
-#[inline(always)]
-unsafe fn store<T: Copy>(dst: *mut T, v: &[T; NR], nr: usize) {
-    // SAFETY: `nr` values at `dst`.
-    unsafe {
-        if nr == NR {
-            dst.cast::<[T; NR]>().write_unaligned(*v);
-        } else {
-            std::ptr::copy_nonoverlapping(v.as_ptr(), dst, nr);
-        }
-    }
+    finish::<Portable>(&tile, t.mr, t.nr, out);
 }

@@ -5,6 +5,7 @@
 //! unpacks because a convolution packs its activations tile by tile.
 
 use super::{Int8, NR};
+use std::cell::RefCell;
 
 pub(super) fn bytes<T: Int8>(s: &[T]) -> &[u8] {
     // SAFETY: `T` is `u8` or `i8` (sealed): same size and alignment, and
@@ -15,6 +16,16 @@ pub(super) fn bytes<T: Int8>(s: &[T]) -> &[u8] {
 pub(super) fn bytes_mut<T: Int8>(s: &mut [T]) -> &mut [u8] {
     // SAFETY: as in `bytes`.
     unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) }
+}
+
+fn from_bytes_mut<T: Int8>(s: &mut [u8]) -> &mut [T] {
+    // SAFETY: as in `bytes`.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) }
+}
+
+thread_local! {
+    /// Four rows of [`PackedRhs::pack_rows_into`], padded to whole panels.
+    static ROWS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A right operand `[k x n]` packed for the micro-kernels (see the module
@@ -57,6 +68,57 @@ impl<T: Int8> PackedRhs<T> {
         pack_bytes(bytes(src), k, n, row_stride, bytes_mut(&mut self.data));
         self.k = k;
         self.n = n;
+    }
+
+    /// Pack the `[k x n]` matrix whose row `p` the call `row(p, dst)`
+    /// writes into `dst` (`n` values; rows are asked for in order, each
+    /// once, none when the matrix is empty). Rows go four at a time through a small thread-local buffer
+    /// straight into the panels, so a producer such as a convolution's
+    /// im2col writes into L1 and the unfolded matrix never exists whole:
+    /// one pass over the packed bytes instead of an unfold and a pack.
+    /// Reuses `self`'s buffer as [`PackedRhs::pack_into`] does.
+    pub fn pack_rows_into(&mut self, k: usize, n: usize, mut row: impl FnMut(usize, &mut [T])) {
+        let panel = k.div_ceil(4) * NR * 4;
+        let len = n.div_ceil(NR) * panel;
+        self.data.resize(len, T::default());
+        self.k = k;
+        self.n = n;
+        if len == 0 {
+            return;
+        }
+        // Rows are padded to whole panels with zeros (never written by
+        // `row`), so every panel interleaves as a full one.
+        let np = n.next_multiple_of(NR);
+        let out = bytes_mut(&mut self.data);
+        ROWS.with(|cell| {
+            let mut own = Vec::new();
+            let mut guard = cell.try_borrow_mut();
+            let buf = match guard.as_mut() {
+                Ok(b) => &mut **b,
+                Err(_) => &mut own,
+            };
+            buf.clear();
+            buf.resize(4 * np, 0);
+            for g in 0..k.div_ceil(4) {
+                let p0 = 4 * g;
+                let rows = 4.min(k - p0);
+                for q in 0..4 {
+                    let r = &mut buf[q * np..q * np + n];
+                    if q < rows {
+                        row(p0 + q, from_bytes_mut(r));
+                    } else {
+                        r.fill(0);
+                    }
+                }
+                for (pj, dst) in out.chunks_exact_mut(panel).enumerate() {
+                    let r = |q: usize| -> &[u8; NR] {
+                        buf[q * np + pj * NR..][..NR].try_into().unwrap()
+                    };
+                    let dst = (&mut dst[g * NR * 4..][..NR * 4]).try_into().unwrap();
+                    interleave4([r(0), r(1), r(2), r(3)], dst);
+                }
+            }
+        });
     }
 
     /// Rows (`k`, before padding).

@@ -195,6 +195,136 @@ fn pack_into_reuses_and_matches_the_layout() {
     }
 }
 
+/// Packing row by row gives the bytes `pack_into` gives, reusing the
+/// buffer across shapes (edge panels, `k` not a multiple of 4, empty).
+#[test]
+fn pack_rows_into_matches_pack_into() {
+    let mut rng = Rng(6);
+    let mut packed = PackedRhs::default();
+    for &(k, n) in &[
+        (9, 70),
+        (8, 64),
+        (1, 1),
+        (13, 32),
+        (4, 33),
+        (0, 5),
+        (5, 0),
+        (7, 3),
+    ] {
+        let src: Vec<i8> = rng.bytes(k * n);
+        let mut asked = vec![];
+        packed.pack_rows_into(k, n, |p, dst| {
+            asked.push(p);
+            dst.copy_from_slice(&src[p * n..(p + 1) * n]);
+        });
+        let want: Vec<usize> = if n == 0 { vec![] } else { (0..k).collect() };
+        assert_eq!(asked, want, "{k}x{n}: rows asked");
+        assert_eq!(packed, PackedRhs::pack(&src, k, n, n), "{k}x{n}");
+    }
+}
+
+/// The `i8` destination is the `u8` one's formula with `i8` bounds; the
+/// pointer entry writes the same as the slice one.
+#[test]
+fn i8_output_and_pointer_destination() {
+    let mut rng = Rng(7);
+    let (m, n, k) = (11, 37, 29);
+    let a: Vec<i8> = rng.bytes(m * k);
+    let b: Vec<u8> = rng.bytes(k * n);
+    let sums = reference(m, n, k, &a, k, &b);
+    let packed = PackedRhs::pack(&b, k, n, n);
+    let zp: Vec<i32> = (0..m as i32).map(|c| c * 13 - 40).collect();
+    let scale: Vec<f32> = (0..m).map(|c| 2e-3 * (1 + c % 3) as f32).collect();
+    let rq = Requant {
+        zp_corr: &zp,
+        scale: &scale,
+        bias: &[],
+    };
+    let rs = n + 1;
+    for q in [
+        Quantize {
+            scale: 0.03,
+            zero_point: -3,
+            lo: -128,
+            hi: 127,
+        },
+        Quantize {
+            scale: 0.01,
+            zero_point: 5,
+            lo: 5,
+            hi: 60,
+        },
+    ] {
+        let f = |i: usize, j: usize| (sums[i * n + j] as i32).wrapping_sub(zp[i]) as f32 * scale[i];
+        let model = |f: f32| {
+            ((f / q.scale).round_ties_even() as i64 + q.zero_point as i64)
+                .clamp(q.lo as i64, q.hi as i64) as i8
+        };
+        for level in levels() {
+            let mut out = vec![99i8; m * rs];
+            let dst = Dst::I8 {
+                c: &mut out,
+                rs,
+                rq,
+                q,
+            };
+            qgemm_at(level, m, &a, k, &packed, dst);
+            let mut via_ptr = vec![99i8; m * rs];
+            // SAFETY: `via_ptr` holds `m` rows of `n` at stride `rs`.
+            unsafe {
+                qgemm_ptr_at(
+                    level,
+                    m,
+                    &a,
+                    k,
+                    &packed,
+                    DstPtr::I8 {
+                        c: via_ptr.as_mut_ptr(),
+                        rs,
+                        rq,
+                        q,
+                    },
+                )
+            };
+            assert_eq!(out, via_ptr, "{level:?}");
+            for i in 0..m {
+                for j in 0..n {
+                    assert_eq!(out[i * rs + j], model(f(i, j)), "{level:?} i8 ({i},{j})");
+                }
+                assert_eq!(out[i * rs + n], 99, "{level:?}: padding written");
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "quantization bounds")]
+fn i8_bounds_outside_the_type_panic() {
+    let w = pack_rhs_s8(&[1], 1, 1, 1);
+    let mut out = [0i8; 1];
+    qgemm(
+        1,
+        &[1u8],
+        1,
+        &w,
+        Dst::I8 {
+            c: &mut out,
+            rs: 1,
+            rq: Requant {
+                zp_corr: &[],
+                scale: &[1.0],
+                bias: &[],
+            },
+            q: Quantize {
+                scale: 1.0,
+                zero_point: 0,
+                lo: 0,
+                hi: 255,
+            },
+        },
+    );
+}
+
 #[test]
 fn sums_for_zero_point_corrections() {
     let mut rng = Rng(5);
