@@ -189,7 +189,10 @@ mod tests {
         let xs: Vec<f32> = (0..1000).map(|i| i as f32 / 100.0 - 2.0).collect();
         let mut s = TensorStats::default();
         s.add(&xs);
-        assert_eq!((s.min, s.max, s.count), (-2.0, 9.99f32 as f64, 1000));
+        assert_eq!(
+            (s.min, s.max, s.count),
+            (-2.0, f64::from(999f32 / 100.0 - 2.0), 1000)
+        );
         assert_eq!(total(&s.hist), 1000);
         assert!(s.hist.counts.len() <= MAX_BINS && s.hist.counts.len() > MAX_BINS - 4);
         // Every value sits in the bin whose span holds it.

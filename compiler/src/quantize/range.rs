@@ -294,12 +294,23 @@ mod tests {
     }
 
     #[test]
-    fn mse_prefers_clipping_to_coarse_steps_for_a_uniform_bulk() {
-        let s = stats(&long_tail());
+    fn mse_clips_a_lone_outlier_where_it_pays() {
+        // A million values in [0, 1) and one at 50: the error is
+        // (50 - t)² + 1e6·(t/255)²/12, least at t ≈ 22.
+        let mut v: Vec<f32> = (0..1_000_000)
+            .map(|i: u64| ((i * 7919) % 100_003) as f32 / 100_003.0)
+            .collect();
+        v.push(50.0);
+        let s = stats(&v);
         let (lo, hi) = choose(&s, Method::Mse, 0.0, false);
-        let mse = |lo, hi| squared_error(&s, lo, hi);
-        assert!(mse(lo, hi) <= mse(0.0, 30.0));
-        assert!(hi < 5.0, "{hi}");
+        assert_eq!(lo, 0.0);
+        assert!(hi > 18.0 && hi < 26.0, "{hi}");
+        let mse = |hi| squared_error(&s, 0.0, hi);
+        assert!(mse(hi) < mse(50.0) && mse(hi) < mse(1.0));
+        // With a thousand such outliers, clipping no longer pays.
+        v.extend(std::iter::repeat_n(50.0, 1000));
+        let (_, hi) = choose(&stats(&v), Method::Mse, 0.0, false);
+        assert!(hi > 45.0, "{hi}");
     }
 
     #[test]

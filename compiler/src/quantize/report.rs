@@ -91,18 +91,17 @@ impl fmt::Display for QuantReport {
             .map(|l| l.name.len())
             .max()
             .unwrap_or(5)
-            .clamp(5, 40);
+            .clamp(5, 64);
         writeln!(
             f,
-            "{:>4}  {:<w$}  {:<6}  {:>10}  {:>14}  {:>14}  {:<24}  {}",
-            "rank",
+            "{:>4}  {:<w$}  {:<6}  {:>10}  {:>14}  {:>14}  {:<24}  precision",
+            if measured { "rank" } else { "#" },
             "layer",
             "op",
             "SQNR alone",
             "in scale/zp",
             "out scale/zp",
             "weight scales (count)",
-            "precision"
         )?;
         for (i, l) in self.ranked().iter().enumerate() {
             let mut notes = vec![];

@@ -151,9 +151,13 @@ impl Rewriter {
             .const_value(s.weight)
             .expect("sites have constant weights");
         let (wq, scales) = quantize_weight(w, s.w_axis, plan.per_channel)?;
-        let wname = self.g.name_of(s.weight).unwrap_or("weight").to_string();
+        let wname = self
+            .g
+            .name_of(s.weight)
+            .map_or_else(|| format!("{}.weight", s.name), str::to_string);
         let axis = s.w_axis as i64;
-        let wv = self.dequantized_const(wq, &scales, axis, &wname, "_quantized")?;
+        // onnxruntime's names: `w_quantized`, `w_scale`, `w_zero_point`.
+        let wv = self.dequantized_const(wq, &scales, axis, &wname, "")?;
         self.g.node_mut(s.node).inputs[1] = wv;
         let weight_scales = (
             scales.iter().copied().fold(f32::INFINITY, f32::min),
@@ -181,7 +185,11 @@ impl Rewriter {
                 })
                 .collect();
             let bq = Tensor::from_vec(bt.shape(), q).map_err(internal)?;
-            let bname = self.g.name_of(b).unwrap_or("bias").to_string();
+            let bname = self
+                .g
+                .name_of(b)
+                .map_or_else(|| format!("{}.bias", s.name), str::to_string);
+            // onnxruntime's: `b_quantized`, `b_quantized_scale`, ...
             let bv = self.dequantized_const(bq, &bs, 0, &bname, "_quantized")?;
             self.g.node_mut(s.node).inputs[2] = bv;
         }
@@ -316,7 +324,8 @@ impl Rewriter {
     }
 
     /// A weight or bias: `dequantize_linear(q, scale, zeros, axis)` (QDQ)
-    /// or the f32 constant that computes (simulated).
+    /// or the f32 constant that computes (simulated). The constants are
+    /// named `<base>_quantized` and `<base><suffix>_scale`/`_zero_point`.
     fn dequantized_const(
         &mut self,
         q: Tensor,
@@ -333,7 +342,7 @@ impl Rewriter {
         match self.form {
             Form::Qdq => {
                 let zp = Tensor::zeros(q.dtype(), &shape).map_err(internal)?;
-                let qv = self.constant(q, &format!("{base}{suffix}"));
+                let qv = self.constant(q, &format!("{base}_quantized"));
                 let sv = self.constant(
                     Tensor::from_slice(&shape, scales).map_err(internal)?,
                     &format!("{base}{suffix}_scale"),
