@@ -136,6 +136,15 @@ fn every_method_loses_at_most_half_a_point() {
             m.name()
         );
         assert_eq!(report.quantized(), 6, "{report}");
+        // The input is k/16 for k in 0..=16, half of it zeros: every
+        // method keeps its whole range (a discrete input once fooled the
+        // entropy search into clipping it at 1/8).
+        let first = report
+            .layers
+            .iter()
+            .find(|l| l.name == "/conv1/Conv")
+            .unwrap();
+        assert_eq!(first.input_params.scale, 1.0 / 255.0, "{}", m.name());
     }
 }
 

@@ -32,6 +32,12 @@ pub struct TensorStats {
     /// NaN and infinite values seen (not in the range or the histogram).
     #[serde(default)]
     pub nonfinite: u64,
+    /// Values exactly 0 (in the histogram too, in bin 0). ReLU outputs are
+    /// often half zeros; the quantizer keeps them exact, so the entropy
+    /// method counts them as a level of their own rather than smear that
+    /// spike over level 0.
+    #[serde(default)]
+    pub exact_zeros: u64,
     pub hist: Histogram,
 }
 
@@ -52,6 +58,9 @@ impl TensorStats {
     pub fn add(&mut self, xs: &[f32]) {
         let (mut lo, mut hi, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0u64);
         for &x in xs {
+            if x == 0.0 {
+                self.exact_zeros += 1;
+            }
             if x.is_finite() {
                 let x = f64::from(x);
                 lo = lo.min(x);
