@@ -353,6 +353,30 @@ fn qdq_layout_is_onnxruntimes() {
     assert!(accuracy(&g) >= 0.99);
 }
 
+/// `per_channel: false`: one scale per weight tensor (a scalar scale, so
+/// DequantizeLinear's axis does not matter).
+#[test]
+fn per_tensor_weights_have_one_scale() {
+    let o = QuantizeOptions {
+        per_channel: false,
+        ..QuantizeOptions::default()
+    };
+    let (g, report) = quantize(&model(), table(), &o).unwrap();
+    for name in [
+        "dw.weight_scale",
+        "fc1.weight_scale",
+        "fc2.bias_quantized_scale",
+    ] {
+        let t = g.const_value(g.value_named(name).unwrap()).unwrap();
+        let want: &[usize] = if name.contains("bias") { &[10] } else { &[] };
+        assert_eq!(t.shape(), want, "{name}");
+    }
+    assert!(report.layers.iter().all(|l| l.weight_scales == 1));
+    let acc = accuracy(&g);
+    eprintln!("per-tensor weights: accuracy {:.2}%", acc * 100.0);
+    assert!(acc >= 0.97, "{acc}");
+}
+
 #[test]
 fn tables_round_trip_through_json_and_files() {
     let t = table();
@@ -689,6 +713,64 @@ fn cli_quantizes_to_an_artifact_that_runs() {
     assert!(
         s.contains("output 0 %logits: f32[batch,10] = f32[1,10]"),
         "{s}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A two-input model reads its samples from one subfolder per input.
+#[test]
+fn cli_reads_one_subfolder_per_input() {
+    let d = tmp("two");
+    let model = d.join("two.ir");
+    std::fs::write(
+        &model,
+        "graph @two(%a: f32[1,4], %b: f32[1,4]) -> f32[1,3] {
+  %w = const f32[4,3] [0.5, -1.0, 0.25, 1.0, 0.5, -0.5, -0.25, 2.0, 1.0, 0.75, -0.75, 0.125]
+  %s = add %a, %b : f32[1,4]
+  %y = matmul %s, %w : f32[1,3]
+  return %y
+}
+",
+    )
+    .unwrap();
+    let calib = d.join("calib");
+    for input in ["a", "b"] {
+        std::fs::create_dir_all(calib.join(input)).unwrap();
+        for k in 0..4 {
+            let v: Vec<f32> = (0..4).map(|i| (i * 3 + k) as f32 / 7.0 - 0.5).collect();
+            write_npy(&calib.join(input).join(format!("{k:03}.npy")), &[1, 4], &v);
+        }
+    }
+    let (m, c) = (model.to_str().unwrap(), calib.to_str().unwrap());
+    let out = d.join("two.ingot");
+    let s = ok(&ingot(&[
+        "quantize",
+        m,
+        "--calib",
+        c,
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    assert!(
+        s.contains("1 of 1 layers in INT8") && s.contains("on 4 samples"),
+        "{s}"
+    );
+    // Unequal counts, and a folder without subfolders, are named.
+    std::fs::remove_file(calib.join("b/003.npy")).unwrap();
+    user_error(
+        &ingot(&["quantize", m, "--calib", c, "-o", out.to_str().unwrap()]),
+        "the subfolder of input `b` holds 3 samples, that of `a` 4",
+    );
+    user_error(
+        &ingot(&[
+            "quantize",
+            m,
+            "--calib",
+            calib.join("a").to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]),
+        "needs a subfolder per input",
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
