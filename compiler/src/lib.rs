@@ -11,3 +11,4 @@ pub mod cobj;
 pub mod cpu;
 pub mod gpu;
 pub mod onnx;
+pub mod quantize;

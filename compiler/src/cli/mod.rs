@@ -16,6 +16,7 @@ mod inspect;
 mod irapi;
 mod model;
 mod optimize;
+mod quantize;
 mod report;
 mod serve;
 mod svg;
@@ -113,6 +114,65 @@ enum Cmd {
         /// build yet).
         #[arg(long, default_value = "fp32", value_parser = ["fp32", "fp16", "bf16", "int8"])]
         precision: String,
+    },
+    /// Quantize a model to INT8: calibrate it on sample inputs (or reuse a
+    /// saved table), rewrite it to QuantizeLinear/DequantizeLinear form
+    /// (onnxruntime's QDQ layout), print each layer's sensitivity, and
+    /// write an `.ingot` artifact or the quantized IR text.
+    #[command(
+        after_help = "Examples:\n  ingot quantize examples/digits/digits_cnn.onnx --calib examples/digits/calib -o digits.int8.ingot\n  \
+        ingot quantize model.onnx --calib calib/ --method entropy --save-table model.calib.json -o model.int8.ingot\n  \
+        ingot quantize model.onnx --table model.calib.json --method mse -o model.int8.ir\n\n\
+        --calib DIR: every .npy file in DIR (sorted by name) is one sample of a single-input\n\
+        model; for several inputs, DIR/<input name>/ holds each input's files, and the k-th\n\
+        files together make sample k. The samples also measure each layer's output SQNR\n\
+        (dB, against the f32 model); --accuracy-budget DB keeps the most sensitive layers\n\
+        in f32 until the whole model's SQNR is at least DB. Guide: docs/user-guide.md"
+    )]
+    Quantize {
+        /// An `.onnx` model or a text-format IR file (f32).
+        file: PathBuf,
+        /// A folder of calibration samples (.npy).
+        #[arg(long, value_name = "DIR")]
+        calib: Option<PathBuf>,
+        /// How each activation's range is chosen from its calibration
+        /// statistics.
+        #[arg(long, default_value = "minmax", value_parser = ["minmax", "percentile", "entropy", "mse"])]
+        method: String,
+        /// For --method percentile: the percentile of values kept (each
+        /// tail loses 100 - P percent).
+        #[arg(long, default_value_t = 99.999, value_name = "P")]
+        percentile: f64,
+        /// For --method percentile: one threshold on |x| for both signs.
+        #[arg(long)]
+        symmetric: bool,
+        /// The minimum output SQNR in dB against the f32 model; layers go
+        /// back to f32, most sensitive first, until it holds (needs --calib).
+        #[arg(long = "accuracy-budget", value_name = "DB")]
+        accuracy_budget: Option<f64>,
+        /// Reuse a calibration table (from --save-table) instead of
+        /// calibrating.
+        #[arg(long, value_name = "FILE")]
+        table: Option<PathBuf>,
+        /// Save the calibration table (JSON) for later runs.
+        #[arg(long = "save-table", value_name = "FILE")]
+        save_table: Option<PathBuf>,
+        /// One weight scale per tensor instead of per output channel.
+        #[arg(long = "per-tensor")]
+        per_tensor: bool,
+        /// Keep ReLUs after quantized layers (by default they are dropped
+        /// when QuantizeLinear's saturation does their work).
+        #[arg(long = "keep-relu")]
+        keep_relu: bool,
+        /// OUT.ingot: an artifact; OUT.ir: the quantized graph as IR text.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        out: PathBuf,
+        /// The CPU level an artifact's code targets.
+        #[arg(long, default_value = "x86-64-v3", value_parser = compile::parse_cpu)]
+        cpu: ingot_compiler::cpu::CpuLevel,
+        /// Worker threads for the calibration runs (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
     },
     /// Parse a graph and print it back in the canonical text format.
     #[command(after_help = "Example:\n  ingot print examples/mlp.ir --inline-all")]
@@ -371,7 +431,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             if precision != "fp32" {
                 return Err(CliError::user(
                     format!("--precision {precision}: only fp32 is implemented so far"),
-                    "use --precision fp32 (the default)",
+                    "use --precision fp32 (the default); for INT8, `ingot quantize MODEL --calib DIR -o OUT.ingot`",
                 ));
             }
             compile::run(compile::Request {
@@ -381,6 +441,35 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
                 object: emit == "obj",
             })
         }
+        Cmd::Quantize {
+            file,
+            calib,
+            method,
+            percentile,
+            symmetric,
+            accuracy_budget,
+            table,
+            save_table,
+            per_tensor,
+            keep_relu,
+            out,
+            cpu,
+            threads,
+        } => quantize::run(quantize::Request {
+            file: &file,
+            calib: calib.as_deref(),
+            method: &method,
+            percentile,
+            symmetric,
+            accuracy_budget,
+            table: table.as_deref(),
+            save_table: save_table.as_deref(),
+            per_tensor,
+            keep_relu,
+            out: &out,
+            cpu,
+            threads,
+        }),
         Cmd::Print { file, inline_all } => {
             let g = load(&file)?;
             print!("{}", with_newline(irapi::print(&g, inline_all)));
