@@ -5,6 +5,7 @@
 //! Every case runs with 1 and 2 threads.
 
 mod contract_common;
+mod quant_common;
 
 use contract_common::*;
 use ingot_ir::attr::AutoPad;
@@ -243,7 +244,6 @@ fn wide_rows_strides_one_and_two_with_nans() {
 #[test]
 fn integer_max_pools() {
     use ingot_ir::DType;
-    use ingot_runtime::{Arg, Ctx, Kernel};
     for dt in [DType::U8, DType::I8] {
         let shape = [2, 3, 13, 40];
         let n: usize = shape.iter().product();
@@ -284,25 +284,7 @@ fn integer_max_pools() {
             let want = oracle(&op, &[&x]);
             let k = PoolKernel::new(&op, &x.ty(), false).unwrap();
             for threads in [1, 2] {
-                let mut y = Tensor::zeros(dt, want.shape()).unwrap();
-                let ys = y.shape().to_vec();
-                let a = Arg {
-                    ptr: x.bytes().as_ptr() as *mut u8,
-                    dtype: dt,
-                    shape: x.shape(),
-                };
-                let b = Arg {
-                    ptr: y.bytes_mut().as_mut_ptr(),
-                    dtype: dt,
-                    shape: &ys,
-                };
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
-                // SAFETY: live tensors of their dtype and shape.
-                pool.install(|| unsafe { k.run(&[a], &[b], &Ctx { threads }) })
-                    .unwrap();
+                let y = quant_common::run(&k, &[&x], &want, threads).unwrap();
                 assert_eq!(y.to_i64s(), want.to_i64s(), "{op:?} {dt} threads {threads}");
             }
         }

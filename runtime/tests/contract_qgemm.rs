@@ -1,10 +1,12 @@
 //! `qgemm` (com.microsoft QGemm) and per-tensor quantize/dequantize kernels
 //! against the interpreter: bit-identical results, at 1 and 2 threads.
 
+mod quant_common;
+
 use ingot_ir::{DType, Dim, Op, Tensor, TensorType};
 use ingot_runtime::kernels::movement::movement_kernel;
 use ingot_runtime::kernels::qgemm_op::QGemmKernel;
-use ingot_runtime::{Arg, Ctx, Kernel};
+use ingot_runtime::Kernel;
 use proptest::prelude::*;
 
 fn ty(t: &Tensor) -> TensorType {
@@ -24,31 +26,9 @@ fn bytes(n: usize, seed: u64) -> Vec<i64> {
         .collect()
 }
 
-/// Run `k` on `ins` into a fresh result of `want`'s dtype and shape.
+/// Run `k` on `ins` into a result of `want`'s dtype and shape.
 fn run(k: &dyn Kernel, ins: &[&Tensor], want: &Tensor, threads: usize) -> Tensor {
-    let mut out = Tensor::zeros(want.dtype(), want.shape()).unwrap();
-    let args: Vec<Arg> = ins
-        .iter()
-        .map(|t| Arg {
-            ptr: t.bytes().as_ptr() as *mut u8,
-            dtype: t.dtype(),
-            shape: t.shape(),
-        })
-        .collect();
-    let oshape = out.shape().to_vec();
-    let outs = [Arg {
-        ptr: out.bytes_mut().as_mut_ptr(),
-        dtype: want.dtype(),
-        shape: &oshape,
-    }];
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    // SAFETY: live tensors of their dtype and shape; distinct result.
-    pool.install(|| unsafe { k.run(&args, &outs, &Ctx { threads }) })
-        .unwrap();
-    out
+    quant_common::run(k, ins, want, threads).unwrap()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -176,44 +176,18 @@ impl Bounded for i8 {
     const LOWEST: i8 = i8::MIN;
 }
 
-/// One plane of an integer max pool (the loop of [`plane`], on `T`).
+/// One plane of an integer max pool.
 ///
 /// # Safety
 /// `inp` holds the input plane of `g`; `out` is its output plane.
 unsafe fn plane_int<T: Copy + Ord + Bounded>(inp: *const T, out: &mut [T], g: &Geom) {
-    let [od, oh, ow] = g.o;
-    let [id, ih, iw] = g.i;
-    let sx = g.s[2];
-    for z in 0..od {
-        for y in 0..oh {
-            let row = &mut out[(z * oh + y) * ow..(z * oh + y + 1) * ow];
-            row.fill(T::LOWEST);
-            for kd in 0..g.k[0] {
-                let zi = (z * g.s[0] + kd * g.d[0]) as isize - g.pb[0] as isize;
-                if zi < 0 || zi >= id as isize {
-                    continue;
-                }
-                for kh in 0..g.k[1] {
-                    let yi = (y * g.s[1] + kh * g.d[1]) as isize - g.pb[1] as isize;
-                    if yi < 0 || yi >= ih as isize {
-                        continue;
-                    }
-                    let src = inp.add((zi as usize * ih + yi as usize) * iw);
-                    for kw in 0..g.k[2] {
-                        let off = (kw * g.d[2]) as isize - g.pb[2] as isize;
-                        let (lo, hi) = valid_run(0, ow, sx, off, iw);
-                        if lo == hi {
-                            continue;
-                        }
-                        let s = src.offset((lo * sx) as isize + off);
-                        for (j, o) in row[lo..hi].iter_mut().enumerate() {
-                            *o = (*o).max(*s.add(j * sx));
-                        }
-                    }
-                }
-            }
+    let row_max = |row: &mut [T], src: *const T, sx: usize| {
+        for (j, o) in row.iter_mut().enumerate() {
+            // SAFETY: `windows` hands a source holding the row's taps.
+            *o = (*o).max(unsafe { *src.add(j * sx) });
         }
-    }
+    };
+    windows(inp, out.as_mut_ptr(), g, T::LOWEST, row_max, |_, _, _| {});
 }
 
 #[inline(always)]
@@ -243,16 +217,21 @@ fn tap_count(o: usize, g: &Geom, a: usize, pad: bool) -> usize {
         .count()
 }
 
-/// One plane of a windowed pool. `counts` holds the per-axis divisors for
-/// average pooling (concatenated d, h, w), unused for max.
-/// `row_op(row, src, sx)` folds `src[j * sx]` into `row[j]` for every `j`.
+/// The loop nest of one windowed-pool plane, for any element type: each
+/// output row starts at `init`, `row_op(row, src, sx)` folds `src[j * sx]`
+/// into `row[j]` for every `j` of each tap's valid run, then
+/// `finish(row, z, y)` completes the row.
+///
+/// # Safety
+/// `inp` holds the input plane of `g`; `out` its output plane.
 #[inline(always)]
-unsafe fn plane<const MAX: bool>(
-    inp: *const f32,
-    out: *mut f32,
+unsafe fn windows<T: Copy>(
+    inp: *const T,
+    out: *mut T,
     g: &Geom,
-    counts: &[f32],
-    row_op: impl Fn(&mut [f32], *const f32, usize),
+    init: T,
+    row_op: impl Fn(&mut [T], *const T, usize),
+    finish: impl Fn(&mut [T], usize, usize),
 ) {
     let [od, oh, ow] = g.o;
     let [id, ih, iw] = g.i;
@@ -260,7 +239,7 @@ unsafe fn plane<const MAX: bool>(
     for z in 0..od {
         for y in 0..oh {
             let row = std::slice::from_raw_parts_mut(out.add((z * oh + y) * ow), ow);
-            row.fill(if MAX { f32::NEG_INFINITY } else { 0.0 });
+            row.fill(init);
             for kd in 0..g.k[0] {
                 let zi = (z * g.s[0] + kd * g.d[0]) as isize - g.pb[0] as isize;
                 if zi < 0 || zi >= id as isize {
@@ -282,14 +261,31 @@ unsafe fn plane<const MAX: bool>(
                     }
                 }
             }
-            if !MAX {
-                let cz = counts[z] * counts[od + y];
-                for (x, o) in row.iter_mut().enumerate() {
-                    *o /= cz * counts[od + oh + x];
-                }
-            }
+            finish(row, z, y);
         }
     }
+}
+
+/// One plane of an f32 windowed pool. `counts` holds the per-axis divisors
+/// for average pooling (concatenated d, h, w), unused for max.
+#[inline(always)]
+unsafe fn plane<const MAX: bool>(
+    inp: *const f32,
+    out: *mut f32,
+    g: &Geom,
+    counts: &[f32],
+    row_op: impl Fn(&mut [f32], *const f32, usize),
+) {
+    let [od, oh, _] = g.o;
+    let init = if MAX { f32::NEG_INFINITY } else { 0.0 };
+    windows(inp, out, g, init, row_op, |row, z, y| {
+        if !MAX {
+            let cz = counts[z] * counts[od + y];
+            for (x, o) in row.iter_mut().enumerate() {
+                *o /= cz * counts[od + oh + x];
+            }
+        }
+    });
 }
 
 /// `row[j] = max or sum (row[j], src[j * sx])`, one element at a time.
