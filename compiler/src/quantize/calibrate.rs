@@ -17,7 +17,7 @@ use rayon::prelude::*;
 pub fn observed(sites: &[Site]) -> Vec<Value> {
     let mut vs: Vec<Value> = vec![];
     for s in sites {
-        for v in [s.x, s.out] {
+        for v in s.inputs().into_iter().chain([s.out]) {
             if !vs.contains(&v) {
                 vs.push(v);
             }

@@ -250,7 +250,7 @@ pub fn quantize(
     let s = Setup::new(graph, table, opts)?;
     let all = vec![true; s.sites.len()];
     let (g, applied) = rewrite::rewrite(&s.g, &s.plan(&all), Form::Qdq)?;
-    let report = s.report(&applied, None, None, 0)?;
+    let report = s.report(&all, &applied, None, None, 0)?;
     Ok((g, report))
 }
 
@@ -275,7 +275,13 @@ pub fn quantize_measured(
         progress,
     )?;
     let (g, applied) = rewrite::rewrite(&s.g, &s.plan(&out.quantized), Form::Qdq)?;
-    let mut report = s.report(&applied, Some(&out.alone), Some(out.fin), data.len())?;
+    let mut report = s.report(
+        &out.quantized,
+        &applied,
+        Some(&out.alone),
+        Some(out.fin),
+        data.len(),
+    )?;
     report.all_int8_sqnr_db = Some(out.all);
     report.budget_db = opts.accuracy_budget;
     Ok((g, report))
@@ -328,13 +334,24 @@ impl<'a> Setup<'a> {
 
     fn report(
         &self,
+        wanted: &[bool],
         applied: &[Option<rewrite::Applied>],
         alone: Option<&[f64]>,
         fin: Option<f64>,
         eval_samples: usize,
     ) -> Result<QuantReport, QuantizeError> {
         let mut layers = vec![];
+        let mut skipped = self.skipped.clone();
         for (i, (s, a)) in self.sites.iter().zip(applied).enumerate() {
+            if a.is_none() && wanted[i] {
+                // An add or pool whose operands stayed f32.
+                skipped.push(Skipped {
+                    name: s.name.clone(),
+                    op: s.op,
+                    why: "no operand is quantized (alone it would only add a quantize/dequantize pair)".into(),
+                });
+                continue;
+            }
             let name = |v: Value| self.g.name_of(v).unwrap_or("?").to_string();
             let (input_params, output_params, ws, relu_dropped, bias_saturated) = match a {
                 Some(a) => (
@@ -345,13 +362,18 @@ impl<'a> Setup<'a> {
                     a.bias_saturated,
                 ),
                 None => {
-                    let w = self.g.const_value(s.weight).expect("constant weight");
-                    let (_, sc) = quantize_weight(w, s.w_axis, self.opts.per_channel)?;
-                    let ws = (
-                        sc.iter().copied().fold(f32::INFINITY, f32::min),
-                        sc.iter().copied().fold(0.0, f32::max),
-                        sc.len(),
-                    );
+                    let ws = match s.weight() {
+                        Some((w, axis)) => {
+                            let w = self.g.const_value(w).expect("constant weight");
+                            let (_, sc) = quantize_weight(w, axis, self.opts.per_channel)?;
+                            (
+                                sc.iter().copied().fold(f32::INFINITY, f32::min),
+                                sc.iter().copied().fold(0.0, f32::max),
+                                sc.len(),
+                            )
+                        }
+                        None => (0.0, 0.0, 0),
+                    };
                     (self.params[&s.x], self.params[&s.out], ws, false, 0)
                 }
             };
@@ -367,14 +389,16 @@ impl<'a> Setup<'a> {
                 weight_scales: ws.2,
                 relu_dropped,
                 bias_saturated,
-                sqnr_db: alone.map(|a| a[i]),
+                // An add or pool alone changes nothing (it is quantized
+                // only after a quantized operand): no SQNR of its own.
+                sqnr_db: alone.map(|a| a[i]).filter(|_| s.weight().is_some()),
                 kept_f32: a.is_none(),
             });
         }
         Ok(QuantReport {
             method: self.opts.method,
             layers,
-            skipped: self.skipped.clone(),
+            skipped,
             model_sqnr_db: fin,
             all_int8_sqnr_db: None,
             budget_db: None,

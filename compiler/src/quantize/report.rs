@@ -11,7 +11,7 @@ use std::fmt;
 pub struct LayerReport {
     /// The ONNX node name (or its output's name).
     pub name: String,
-    /// `conv`, `gemm` or `matmul`.
+    /// `conv`, `gemm`, `matmul`, `add` or `global_average_pool`.
     pub op: &'static str,
     /// The activation it reads and the tensor that quantizes its output.
     pub input: String,
@@ -19,7 +19,8 @@ pub struct LayerReport {
     /// Parameters used (for a layer kept f32: those it would have had).
     pub input_params: ActParams,
     pub output_params: ActParams,
-    /// Smallest and largest weight scale, and how many (channels).
+    /// Smallest and largest weight scale, and how many (channels); 0
+    /// scales for an `add` or pool.
     pub weight_scale_min: f32,
     pub weight_scale_max: f32,
     pub weight_scales: usize,
@@ -39,7 +40,7 @@ pub struct QuantReport {
     pub method: Method,
     /// Quantizable layers in schedule order.
     pub layers: Vec<LayerReport>,
-    /// Contractions that could not be quantized, and why.
+    /// Layers that could not be quantized, and why.
     pub skipped: Vec<Skipped>,
     /// SQNR (dB) of the returned graph's outputs, if measured.
     pub model_sqnr_db: Option<f64>,
@@ -92,9 +93,16 @@ impl fmt::Display for QuantReport {
             .max()
             .unwrap_or(5)
             .clamp(5, 64);
+        let o = self
+            .layers
+            .iter()
+            .map(|l| l.op.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         writeln!(
             f,
-            "{:>4}  {:<w$}  {:<6}  {:>10}  {:>14}  {:>14}  {:<24}  precision",
+            "{:>4}  {:<w$}  {:<o$}  {:>10}  {:>14}  {:>14}  {:<24}  precision",
             if measured { "rank" } else { "#" },
             "layer",
             "op",
@@ -113,17 +121,21 @@ impl fmt::Display for QuantReport {
             }
             writeln!(
                 f,
-                "{:>4}  {:<w$}  {:<6}  {:>10}  {:>14}  {:>14}  {:<24}  {}{}",
+                "{:>4}  {:<w$}  {:<o$}  {:>10}  {:>14}  {:>14}  {:<24}  {}{}",
                 i + 1,
                 l.name,
                 l.op,
                 l.sqnr_db.map_or("-".into(), db),
                 params(&l.input_params),
                 params(&l.output_params),
-                format!(
-                    "{:.3e}..{:.3e} ({})",
-                    l.weight_scale_min, l.weight_scale_max, l.weight_scales
-                ),
+                if l.weight_scales == 0 {
+                    "-".to_string()
+                } else {
+                    format!(
+                        "{:.3e}..{:.3e} ({})",
+                        l.weight_scale_min, l.weight_scale_max, l.weight_scales
+                    )
+                },
                 if l.kept_f32 { "f32 (budget)" } else { "int8" },
                 if notes.is_empty() {
                     String::new()
@@ -135,7 +147,7 @@ impl fmt::Display for QuantReport {
         for s in &self.skipped {
             writeln!(
                 f,
-                "   -  {:<w$}  {:<6}  not quantized: {}",
+                "   -  {:<w$}  {:<o$}  not quantized: {}",
                 s.name, s.op, s.why
             )?;
         }

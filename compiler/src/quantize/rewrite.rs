@@ -1,6 +1,7 @@
 //! Rewriting the prepared f32 graph into onnxruntime's QDQ layout.
 //!
-//! For each quantized site (see `sites.rs`), in schedule order:
+//! For each quantized site (see `sites.rs`), in schedule order (a
+//! contraction shown):
 //!
 //! ```text
 //! x ─ quantize_linear(s_x, zp_x: u8) ─ dequantize_linear ─┐
@@ -16,6 +17,12 @@
 //!   flatten, reshape, transpose, squeeze, unsqueeze, identity) from a
 //!   dequantized output, its pair reuses that output's scale and zero point,
 //!   as onnxruntime does, so an integer backend can run those ops on u8.
+//! - An `add` site gets a pair on each operand (shared as above) and on
+//!   its output, so `fuse-qdq` makes it a `qlinear_add`; a pool site
+//!   likewise becomes `qlinear_global_average_pool`. Both are quantized
+//!   only when an operand already is (a dequantized output, or one through
+//!   movement ops): there they save a dequantize/quantize pair between
+//!   integer kernels, elsewhere they would only add one.
 //! - The output pair replaces every use of the output (f32 users included:
 //!   they now read the dequantized value, as an integer backend will give
 //!   them). A ReLU that was the output's only user is dropped when the
@@ -30,7 +37,7 @@
 //! rounds half to even, like `div` + `round`; the rest is exact in f32).
 
 use super::range::ActParams;
-use super::sites::Site;
+use super::sites::{Kind, Site};
 use super::QuantizeError;
 use ingot_ir::{Graph, Node, Op, Tensor, Value};
 use std::collections::{HashMap, HashSet};
@@ -82,7 +89,7 @@ pub fn rewrite(
     };
     let mut applied = vec![];
     for (s, &q) in plan.sites.iter().zip(&plan.quantized) {
-        applied.push(if q { Some(r.site(s, plan)?) } else { None });
+        applied.push(if q { r.site(s, plan)? } else { None });
     }
     let mut g = r.g;
     reschedule(&mut g);
@@ -124,75 +131,55 @@ impl Rewriter {
         v
     }
 
-    fn site(&mut self, s: &Site, plan: &Plan) -> Result<Applied, QuantizeError> {
-        // Input.
-        let x = self.g.node(s.node).inputs[0];
-        let (xq, input) = match self.dq_params.get(&x) {
-            Some(&p) => (x, p),
-            None => match self.input_pairs.get(&x) {
-                Some(&d) => (d, self.dq_params[&d]),
-                None => {
-                    let p = match self.shared_params(x) {
-                        Some(p) => p,
-                        None => *param(plan, s.x)?,
-                    };
-                    let base = self.g.name_of(x).unwrap_or("act").to_string();
-                    let d = self.pair(x, p, &base, false)?;
-                    self.input_pairs.insert(x, d);
-                    (d, p)
-                }
-            },
-        };
-        self.g.node_mut(s.node).inputs[0] = xq;
-
-        // Weight.
-        let w = self
-            .g
-            .const_value(s.weight)
-            .expect("sites have constant weights");
-        let (wq, scales) = quantize_weight(w, s.w_axis, plan.per_channel)?;
-        let wname = self
-            .g
-            .name_of(s.weight)
-            .map_or_else(|| format!("{}.weight", s.name), str::to_string);
-        let axis = s.w_axis as i64;
-        // onnxruntime's names: `w_quantized`, `w_scale`, `w_zero_point`.
-        let wv = self.dequantized_const(wq, &scales, axis, &wname, "")?;
-        self.g.node_mut(s.node).inputs[1] = wv;
-        let weight_scales = (
-            scales.iter().copied().fold(f32::INFINITY, f32::min),
-            scales.iter().copied().fold(0.0, f32::max),
-            scales.len(),
-        );
-
-        // Bias: i32 at scale s_x · s_w[c].
-        let mut bias_saturated = 0;
-        if let Some(b) = s.bias {
-            let bt = self.g.const_value(b).expect("sites have constant biases");
-            let bs: Vec<f32> = (0..bt.numel())
-                .map(|c| input.scale * scales[if scales.len() == 1 { 0 } else { c }])
-                .collect();
-            let vals = bt.as_slice::<f32>().map_err(internal)?;
-            let q: Vec<i32> = vals
-                .iter()
-                .zip(&bs)
-                .map(|(&v, &s)| {
-                    let r = (f64::from(v) / f64::from(s)).round_ties_even();
-                    if r > f64::from(i32::MAX) || r < f64::from(i32::MIN) {
-                        bias_saturated += 1;
-                    }
-                    r.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32
-                })
-                .collect();
-            let bq = Tensor::from_vec(bt.shape(), q).map_err(internal)?;
-            let bname = self
-                .g
-                .name_of(b)
-                .map_or_else(|| format!("{}.bias", s.name), str::to_string);
-            // onnxruntime's: `b_quantized`, `b_quantized_scale`, ...
-            let bv = self.dequantized_const(bq, &bs, 0, &bname, "_quantized")?;
-            self.g.node_mut(s.node).inputs[2] = bv;
+    /// The dequantized value quantized users of the activation `x` read:
+    /// `x` itself when it already is one, else the pair made for it
+    /// (shared by every quantized user), with the parameters of the value
+    /// it comes from through movement ops when there is one, else its own.
+    fn input(
+        &mut self,
+        x: Value,
+        plan: &Plan,
+        observed: Value,
+    ) -> Result<(Value, ActParams), QuantizeError> {
+        if let Some(&p) = self.dq_params.get(&x) {
+            return Ok((x, p));
         }
+        if let Some(&d) = self.input_pairs.get(&x) {
+            return Ok((d, self.dq_params[&d]));
+        }
+        let p = match self.shared_params(x) {
+            Some(p) => p,
+            None => *param(plan, observed)?,
+        };
+        let base = self.g.name_of(x).unwrap_or("act").to_string();
+        let d = self.pair(x, p, &base, false)?;
+        self.input_pairs.insert(x, d);
+        Ok((d, p))
+    }
+
+    /// Quantize one site; `None` when it is an `add` or a pool none of
+    /// whose operands is quantized yet (quantizing it would only add
+    /// quantize/dequantize work around an f32 op).
+    fn site(&mut self, s: &Site, plan: &Plan) -> Result<Option<Applied>, QuantizeError> {
+        let ins = self.g.node(s.node).inputs.clone();
+        if s.weight().is_none() && !ins.iter().any(|&v| self.shared_params(v).is_some()) {
+            return Ok(None);
+        }
+        // Inputs (the prepared graph's operands are the observed values).
+        let (xq, input) = self.input(ins[0], plan, s.x)?;
+        self.g.node_mut(s.node).inputs[0] = xq;
+        if let Kind::Add { b } = s.kind {
+            let (bq, _) = self.input(ins[1], plan, b)?;
+            self.g.node_mut(s.node).inputs[1] = bq;
+        }
+        let (weight_scales, bias_saturated) = match s.kind {
+            Kind::Contraction {
+                weight,
+                w_axis,
+                bias,
+            } => self.weight_and_bias(s, weight, w_axis, bias, input.scale, plan)?,
+            _ => ((0.0, 0.0, 0), 0),
+        };
 
         // Output.
         let output = *param(plan, s.out)?;
@@ -219,13 +206,72 @@ impl Rewriter {
             }
         };
         self.pair(v, output, &name, true)?;
-        Ok(Applied {
+        Ok(Some(Applied {
             input,
             output,
             weight_scales,
             relu_dropped,
             bias_saturated,
-        })
+        }))
+    }
+
+    /// Replace a contraction's weight by its i8 dequantized form and its
+    /// bias by an i32 one at scale `s_x · s_w[c]`; returns the weight
+    /// scales' range and count, and how many bias values saturated.
+    fn weight_and_bias(
+        &mut self,
+        s: &Site,
+        weight: Value,
+        w_axis: usize,
+        bias: Option<Value>,
+        x_scale: f32,
+        plan: &Plan,
+    ) -> Result<((f32, f32, usize), usize), QuantizeError> {
+        let w = self
+            .g
+            .const_value(weight)
+            .expect("sites have constant weights");
+        let (wq, scales) = quantize_weight(w, w_axis, plan.per_channel)?;
+        let wname = self
+            .g
+            .name_of(weight)
+            .map_or_else(|| format!("{}.weight", s.name), str::to_string);
+        // onnxruntime's names: `w_quantized`, `w_scale`, `w_zero_point`.
+        let wv = self.dequantized_const(wq, &scales, w_axis as i64, &wname, "")?;
+        self.g.node_mut(s.node).inputs[1] = wv;
+        let weight_scales = (
+            scales.iter().copied().fold(f32::INFINITY, f32::min),
+            scales.iter().copied().fold(0.0, f32::max),
+            scales.len(),
+        );
+        let mut bias_saturated = 0;
+        if let Some(b) = bias {
+            let bt = self.g.const_value(b).expect("sites have constant biases");
+            let bs: Vec<f32> = (0..bt.numel())
+                .map(|c| x_scale * scales[if scales.len() == 1 { 0 } else { c }])
+                .collect();
+            let vals = bt.as_slice::<f32>().map_err(internal)?;
+            let q: Vec<i32> = vals
+                .iter()
+                .zip(&bs)
+                .map(|(&v, &s)| {
+                    let r = (f64::from(v) / f64::from(s)).round_ties_even();
+                    if r > f64::from(i32::MAX) || r < f64::from(i32::MIN) {
+                        bias_saturated += 1;
+                    }
+                    r.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32
+                })
+                .collect();
+            let bq = Tensor::from_vec(bt.shape(), q).map_err(internal)?;
+            let bname = self
+                .g
+                .name_of(b)
+                .map_or_else(|| format!("{}.bias", s.name), str::to_string);
+            // onnxruntime's: `b_quantized`, `b_quantized_scale`, ...
+            let bv = self.dequantized_const(bq, &bs, 0, &bname, "_quantized")?;
+            self.g.node_mut(s.node).inputs[2] = bv;
+        }
+        Ok((weight_scales, bias_saturated))
     }
 
     /// The parameters of the dequantized value `x` comes from through

@@ -11,10 +11,20 @@
 //! The same graph always prepares to the same graph, which is what lets a
 //! table made by `calibrate` be applied by a later `quantize`.
 //!
-//! A [`Site`] is a `conv`, `gemm` or `matmul` whose weight is a constant
-//! (the second operand: Conv's W, Gemm's B, MatMul's B) and whose first
-//! operand is an f32 activation. Everything else stays f32 and is listed
-//! with the reason.
+//! A [`Site`] is a layer the rewrite can quantize ([`Kind`]):
+//! - a `conv`, `gemm` or `matmul` whose weight is a constant (the second
+//!   operand: Conv's W, Gemm's B, MatMul's B) and whose first operand is an
+//!   f32 activation; contractions that do not qualify stay f32 and are
+//!   listed with the reason;
+//! - an `add` of two f32 activations of one shape (a residual
+//!   join), which runs as `qlinear_add`;
+//! - a `global_average_pool` of an f32 activation, which runs as
+//!   `qlinear_global_average_pool`.
+//!
+//! The last two have no weights to shrink: they are quantized so that the
+//! integer kernels around them hand each other u8 tensors, with no
+//! dequantize/quantize pair in between. The rewrite therefore quantizes
+//! them only when an operand already is quantized (see `rewrite.rs`).
 
 use super::QuantizeError;
 use ingot_ir::{DType, Graph, Node, Op, Value};
@@ -27,6 +37,7 @@ use ingot_passes::shape_consts::ShapeConsts;
 use ingot_passes::shape_infer::ShapeInfer;
 use ingot_passes::simplify::Simplify;
 use ingot_passes::{Pass, PassCx};
+use std::collections::HashMap;
 
 /// One quantizable layer.
 #[derive(Clone, Debug)]
@@ -35,17 +46,12 @@ pub struct Site {
     pub node: Node,
     /// The ONNX node name (or the output's name): how reports name it.
     pub name: String,
-    /// `conv`, `gemm` or `matmul`.
+    /// `conv`, `gemm`, `matmul`, `add` or `global_average_pool`.
     pub op: &'static str,
-    /// The activation operand (operand 0).
+    /// The (first) activation operand (operand 0).
     pub x: Value,
-    /// The constant weight (operand 1) and its output-channel axis.
-    pub weight: Value,
-    pub w_axis: usize,
-    /// A constant bias that can be quantized to i32 (Conv's B `[M]`; Gemm's
-    /// C `[N]` when alpha = beta = 1). Other biases stay f32.
-    pub bias: Option<Value>,
-    /// The contraction's result.
+    pub kind: Kind,
+    /// The node's result.
     pub y: Value,
     /// A ReLU that is `y`'s only user: the quantized output is its result,
     /// and the rewrite may drop it (QuantizeLinear with zero point 0
@@ -53,6 +59,42 @@ pub struct Site {
     pub relu: Option<Node>,
     /// The tensor whose range quantizes the output: `y`, or the ReLU's result.
     pub out: Value,
+}
+
+/// What a site is.
+#[derive(Clone, Debug)]
+pub enum Kind {
+    /// A contraction with a constant weight.
+    Contraction {
+        /// The constant weight (operand 1) and its output-channel axis.
+        weight: Value,
+        w_axis: usize,
+        /// A constant bias that can be quantized to i32 (Conv's B `[M]`;
+        /// Gemm's C `[N]` when alpha = beta = 1). Other biases stay f32.
+        bias: Option<Value>,
+    },
+    /// `add x, b` of two activations.
+    Add { b: Value },
+    /// `global_average_pool x`.
+    Pool,
+}
+
+impl Site {
+    /// The activations the node reads.
+    pub fn inputs(&self) -> Vec<Value> {
+        match self.kind {
+            Kind::Add { b } => vec![self.x, b],
+            _ => vec![self.x],
+        }
+    }
+
+    /// The constant weight and its axis, for contractions.
+    pub fn weight(&self) -> Option<(Value, usize)> {
+        match self.kind {
+            Kind::Contraction { weight, w_axis, .. } => Some((weight, w_axis)),
+            _ => None,
+        }
+    }
 }
 
 /// The passes `prepare` runs, in order; the second group repeats the first
@@ -97,7 +139,7 @@ pub fn prepare(graph: &Graph) -> Result<(Graph, Vec<Site>, Vec<Skipped>), Quanti
     let (sites, skipped) = find_sites(&g);
     let mut k = 0;
     for s in &sites {
-        for v in [s.x, s.out] {
+        for v in s.inputs().into_iter().chain([s.out]) {
             if g.name_of(v).is_none() {
                 g.set_name_unique(v, &format!("act{k}"));
                 k += 1;
@@ -134,6 +176,10 @@ fn find_sites(g: &Graph) -> (Vec<Site>, Vec<Skipped>) {
             Op::Conv { .. } => "conv",
             Op::Gemm { .. } => "gemm",
             Op::MatMul => "matmul",
+            Op::Add | Op::GlobalAveragePool => {
+                sites.extend(follower(g, n, &users));
+                continue;
+            }
             _ => continue,
         };
         match site(g, n, op, &users) {
@@ -152,7 +198,7 @@ fn site(
     g: &Graph,
     n: Node,
     op: &'static str,
-    users: &std::collections::HashMap<Value, Vec<Node>>,
+    users: &HashMap<Value, Vec<Node>>,
 ) -> Result<Site, String> {
     let nd = g.node(n);
     let (x, weight, y) = (nd.inputs[0], nd.inputs[1], nd.outputs[0]);
@@ -198,18 +244,63 @@ fn site(
         g.const_value(b)
             .is_some_and(|t| t.dtype() == DType::F32 && t.shape() == [channels])
     });
-    let relu = match users.get(&y).map(Vec::as_slice) {
-        Some(&[u]) if g.node(u).op == Op::Relu && !g.outputs().contains(&y) => Some(u),
-        _ => None,
-    };
+    let relu = only_relu(g, y, users);
     Ok(Site {
         node: n,
         name: node_name(g, n),
         op,
         x,
-        weight,
-        w_axis,
-        bias,
+        kind: Kind::Contraction {
+            weight,
+            w_axis,
+            bias,
+        },
+        y,
+        relu,
+        out: relu.map_or(y, |r| g.node(r).outputs[0]),
+    })
+}
+
+/// A ReLU that is `y`'s only user (and `y` no graph output).
+fn only_relu(g: &Graph, y: Value, users: &HashMap<Value, Vec<Node>>) -> Option<Node> {
+    match users.get(&y).map(Vec::as_slice) {
+        Some(&[u]) if g.node(u).op == Op::Relu && !g.outputs().contains(&y) => Some(u),
+        _ => None,
+    }
+}
+
+/// An `add` of two f32 activations of one shape, or a
+/// `global_average_pool` of an f32 activation; anything else is not a site
+/// (and not worth listing: these are not layers users expect in INT8).
+fn follower(g: &Graph, n: Node, users: &HashMap<Value, Vec<Node>>) -> Option<Site> {
+    let nd = g.node(n);
+    let y = nd.outputs[0];
+    let activation = |v: Value| {
+        let t = g.ty(v);
+        t.dtype == DType::F32 && g.const_value(v).is_none()
+    };
+    if !nd.inputs.iter().all(|&v| activation(v)) {
+        return None;
+    }
+    let (op, kind, relu) = match nd.op {
+        Op::Add => {
+            let (a, b) = (nd.inputs[0], nd.inputs[1]);
+            if g.ty(a).shape != g.ty(b).shape || g.ty(a).shape != g.ty(y).shape {
+                return None;
+            }
+            ("add", Kind::Add { b }, only_relu(g, y, users))
+        }
+        Op::GlobalAveragePool if g.ty(nd.inputs[0]).rank() >= 3 => {
+            ("global_average_pool", Kind::Pool, None)
+        }
+        _ => return None,
+    };
+    Some(Site {
+        node: n,
+        name: node_name(g, n),
+        op,
+        x: nd.inputs[0],
+        kind,
         y,
         relu,
         out: relu.map_or(y, |r| g.node(r).outputs[0]),
