@@ -219,3 +219,38 @@ fn bad_input_is_a_user_error() {
     user_error(&[MLP, "--after", "fuse-everything"], "fuse-everything");
     user_error(&[MLP, "--dim", "seq=3"], "seq");
 }
+
+/// An `.ingot` artifact shows the plan it holds: the same steps and
+/// kernels as inspecting its source model.
+#[test]
+fn artifacts_show_their_plan() {
+    let art = tmp("mlp.ingot");
+    let out = Command::new(env!("CARGO_BIN_EXE_ingot"))
+        .args(["compile", MLP, "-o", art.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = art.to_str().unwrap();
+    let from_artifact = json(&[a]);
+    let from_source = json(&[MLP]);
+    assert_eq!(
+        from_artifact["steps"], from_source["steps"],
+        "{from_artifact:#}"
+    );
+    assert!(usize_at(&from_artifact, "/native_steps") > 0);
+    let text = ok(&[a]);
+    assert!(
+        text.starts_with("artifact ") && text.contains("\nplan: "),
+        "{text}"
+    );
+    user_error(&[a, "--svg", "x.svg"], "source model");
+    // A truncated artifact is named, not a panic.
+    let bytes = std::fs::read(&art).unwrap();
+    let cut = tmp("cut.ingot");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    user_error(&[cut.to_str().unwrap()], "cut.ingot");
+}

@@ -126,6 +126,9 @@ pub(super) struct StepInfo {
 }
 
 pub fn run(r: Request) -> Result<(), CliError> {
+    if super::model::is_artifact(r.file) {
+        return inspect_artifact(&r);
+    }
     let g = load_model(r.file)?;
     verified(r.file, &g)?;
     let stop_after = match &r.after {
@@ -171,6 +174,114 @@ pub fn run(r: Request) -> Result<(), CliError> {
         print!("{}", text(&report));
     }
     Ok(())
+}
+
+/// An `.ingot` artifact's report: what it was compiled for, its
+/// signature, the plan's steps with their kernels, the weights. (No passes
+/// run when an artifact loads, so there is no pipeline to show.)
+#[derive(Serialize)]
+struct ArtifactInspection {
+    model: String,
+    compiler: String,
+    cpu: String,
+    features: Vec<String>,
+    inputs: Vec<(String, String)>,
+    outputs: Vec<(String, String)>,
+    steps: Vec<StepRow>,
+    native_steps: usize,
+    interpreter_steps: usize,
+    functions: usize,
+    weights: Weights,
+}
+
+fn inspect_artifact(r: &Request) -> Result<(), CliError> {
+    if r.after.is_some() || r.svg.is_some() || r.dot.is_some() {
+        return Err(CliError::user(
+            format!(
+                "{}: --after, --svg and --dot need the source model (an artifact holds the compiled plan, not the graph)",
+                r.file.display()
+            ),
+            "inspect the ONNX or IR file the artifact was compiled from",
+        ));
+    }
+    let a = ingot_compiler::artifact::load(r.file, 1).map_err(|e| {
+        CliError::user(
+            format!("{}: {e}", r.file.display()),
+            "recompile the model with `ingot compile MODEL -o OUT.ingot`",
+        )
+    })?;
+    let program = a.model.program();
+    let steps: Vec<StepRow> = program
+        .steps
+        .iter()
+        .map(|s| StepRow {
+            label: s.label.clone(),
+            kernel: s.describe(),
+            native: !s.is_fallback(),
+        })
+        .collect();
+    let native = steps.iter().filter(|s| s.native).count();
+    let report = ArtifactInspection {
+        model: r.file.display().to_string(),
+        compiler: a.meta.compiler.clone(),
+        cpu: a.meta.cpu.name().to_string(),
+        features: a.meta.features.clone(),
+        inputs: a.meta.inputs.clone(),
+        outputs: a.meta.outputs.clone(),
+        native_steps: native,
+        interpreter_steps: steps.len() - native,
+        steps,
+        functions: a.functions,
+        weights: Weights {
+            constants: program.consts.len(),
+            bytes: a.weight_bytes,
+        },
+    };
+    if r.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::Internal(format!("writing JSON: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "artifact {} (graph @{}), written by {}, code for {} ({} generated functions)",
+        report.model, a.meta.model, report.compiler, report.cpu, report.functions
+    );
+    for (what, list) in [("input ", &report.inputs), ("output", &report.outputs)] {
+        for (name, ty) in list {
+            let _ = writeln!(s, "  {what} %{name}: {ty}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nplan: {} steps, {} native, {} on the interpreter",
+        report.steps.len(),
+        report.native_steps,
+        report.interpreter_steps
+    );
+    write_steps(&mut s, &report.steps);
+    let _ = writeln!(
+        s,
+        "\nweights: {} in {} constants",
+        bytes(report.weights.bytes),
+        report.weights.constants
+    );
+    print!("{s}");
+    Ok(())
+}
+
+fn write_steps(s: &mut String, steps: &[StepRow]) {
+    for (i, st) in steps.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  {i:>4}  {:<6} {}  [{}]",
+            if st.native { "native" } else { "interp" },
+            st.label,
+            st.kernel
+        );
+    }
 }
 
 /// How many pass runs `stop_after` must allow to end just after the first
@@ -458,15 +569,7 @@ fn text(r: &Inspection) -> String {
         r.native_steps,
         r.interpreter_steps
     );
-    for (i, st) in r.steps.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "  {i:>4}  {:<6} {}  [{}]",
-            if st.native { "native" } else { "interp" },
-            st.label,
-            st.kernel
-        );
-    }
+    write_steps(&mut s, &r.steps);
     for why in &r.rejected {
         let _ = writeln!(s, "  fell back: {why}");
     }

@@ -287,15 +287,16 @@ enum Cmd {
     /// histograms before and after optimization, each pass's statistics,
     /// the fused kernels and the runtime kernel chosen for each, the plan's
     /// steps, the memory plan, and the weights; optionally draw the
-    /// optimized graph.
+    /// optimized graph. For an `.ingot` artifact: its target, signature,
+    /// plan steps and weights.
     #[command(
-        after_help = "Examples:\n  ingot inspect examples/mlp.ir --dim batch=8\n  ingot inspect model.onnx --json --svg model.svg --dot model.dot\n  ingot inspect model.onnx --after simplify\n\n\
+        after_help = "Examples:\n  ingot inspect examples/mlp.ir --dim batch=8\n  ingot inspect model.onnx --json --svg model.svg --dot model.dot\n  ingot inspect model.onnx --after simplify\n  ingot inspect model.int8.ingot\n\n\
         Symbolic input dims not given with --dim count as 1 for sizes. Pass names for\n\
-        --after: shape-infer, simplify, shape-consts, const-fold, cse, dce, fold-bn,\n\
+        --after: shape-infer, fuse-qdq, simplify, shape-consts, const-fold, cse, dce, fold-bn,\n\
         fold-affine, fuse-reduce, fuse-contraction, fuse-elementwise."
     )]
     Inspect {
-        /// An `.onnx` model or a text-format IR file.
+        /// An `.onnx` model, a text-format IR file or an `.ingot` artifact.
         file: PathBuf,
         /// Print one JSON object instead of text.
         #[arg(long)]
