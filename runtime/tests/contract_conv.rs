@@ -210,6 +210,39 @@ fn conv_pointwise() {
     assert!(c.check(11).contains("im2col"));
 }
 
+/// Small planes put the output channels along the vector lanes
+/// (`chanvec.rs`, AVX-512 hosts, where it wastes fewer lanes): panel tails
+/// (88 channels), 7- and
+/// 8-position register tiles, rows of 7, 9 and 14, stride 2, dilation,
+/// batch 2, no bias.
+#[test]
+fn conv_small_planes_channel_vectorized() {
+    let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+    let mut cases = vec![];
+    let c = case(&[2, 160, 7, 7], &[88, 160, 1, 1]);
+    cases.push(c);
+    let mut c = case(&[1, 200, 9, 8], &[96, 200, 1, 1]);
+    c.bias = false;
+    cases.push(c);
+    for (plane, s, d) in [
+        ([7, 7], 1, 1),
+        ([14, 14], 1, 1),
+        ([9, 11], 1, 2),
+        ([14, 13], 2, 1),
+    ] {
+        let m = if plane == [14, 14] { 96 } else { 88 };
+        let mut c = case(&[2, 48, plane[0], plane[1]], &[m, 48, 3, 3]);
+        c.pads = vec![d, d, d, d];
+        c.strides = vec![s, s];
+        c.dilations = vec![d, d];
+        cases.push(c);
+    }
+    for (i, c) in cases.iter().enumerate() {
+        let d = c.check(40 + i as u64);
+        assert_eq!(d.contains("channel-vectorized"), avx512, "{c:?}: {d}");
+    }
+}
+
 #[test]
 fn conv_1d_and_3d() {
     let mut c = case(&[2, 3, 31], &[4, 3, 5]);

@@ -55,18 +55,18 @@ thread_local! {
 /// row offsets ([`own::Rhs::Rows`]) instead of materializing `taps` copies
 /// of the image (that copy was ~10% of a 3x3 convolution, 16% at stride
 /// 2). Columns `ow..wq` of each flat row are computed and dropped.
-struct Implicit {
+pub(super) struct Implicit {
     s: usize,
     hq: usize,
-    wq: usize,
+    pub(super) wq: usize,
     /// Floats per channel: `s * s * hq * wq`.
-    chan: usize,
+    pub(super) chan: usize,
     /// Per unfolded row `(c, kh, kw)` of one group.
-    offs: Vec<isize>,
+    pub(super) offs: Vec<isize>,
 }
 
 impl Implicit {
-    fn plan(g: &Geom, cg: usize, images: usize) -> Option<Implicit> {
+    pub(super) fn plan(g: &Geom, cg: usize, images: usize) -> Option<Implicit> {
         let two_d = g.k[0] == 1 && g.i[0] == 1 && g.o[0] == 1 && g.pb[0] == 0;
         let s = g.s[2];
         // A strided 1x1 reads one phase in four: unfolding copies less.
@@ -151,6 +151,37 @@ impl Implicit {
     }
 }
 
+/// Copy the job's input into the calling thread's zero-bordered planes
+/// (see [`Implicit`]) and run `body` with their address.
+///
+/// # Safety
+/// The host has AVX-512F; the job's input holds `n * c` planes of its
+/// geometry.
+pub(super) unsafe fn with_padded<R>(
+    job: &Job,
+    imp: &Implicit,
+    par: bool,
+    body: impl FnOnce(usize) -> R,
+) -> R {
+    PADDED.with(|cell| {
+        let mut own_buf = Vec::new();
+        let mut guard = cell.try_borrow_mut();
+        let buf = match guard.as_mut() {
+            Ok(v) => &mut **v,
+            Err(_) => &mut own_buf,
+        };
+        let len = job.n * job.k.c * imp.chan;
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+        let buf = &mut buf[..len];
+        // SAFETY: the input holds `n * c` planes; `buf` holds their padded
+        // copies; AVX-512F per this function's contract.
+        unsafe { imp.fill(job.x, job.n * job.k.c, &job.g, buf, par) };
+        body(buf.as_ptr() as usize)
+    })
+}
+
 /// The implicit-im2col convolution (see [`Implicit`]). Tiles are whole
 /// output rows of one group's channels; each multiplies into a local flat
 /// tile, then copies its valid columns out, adding the bias.
@@ -192,22 +223,7 @@ unsafe fn implicit(job: &Job, ep: Option<&Bound>, threads: usize, imp: &Implicit
         nb: rows_t * ow,
     };
     let par = par_ok && grid.tiles() > 1;
-    PADDED.with(|cell| {
-        let mut own_buf = Vec::new();
-        let mut guard = cell.try_borrow_mut();
-        let buf = match guard.as_mut() {
-            Ok(v) => &mut **v,
-            Err(_) => &mut own_buf,
-        };
-        let len = job.n * kc.c * imp.chan;
-        if buf.len() < len {
-            buf.resize(len, 0.0);
-        }
-        let buf = &mut buf[..len];
-        // SAFETY: the input holds `n * c` planes; `buf` holds their padded
-        // copies; AVX-512F per this function's contract.
-        unsafe { imp.fill(job.x, job.n * kc.c, g, buf, par) };
-        let padded = buf.as_ptr() as usize;
+    with_padded(job, imp, par, |padded| {
         pack::for_each_tile(&grid, par, ep, |tile| {
             let gi = tile.r0 / kc.mg;
             let (y0, y1) = (tile.c0 / ow, tile.c1.div_ceil(ow));

@@ -21,6 +21,8 @@
 //! f32 with the GEMM's summation order (tolerance vs the f64 interpreter:
 //! see the tests).
 
+#[cfg(target_arch = "x86_64")]
+mod chanvec;
 mod direct;
 pub(crate) mod geom;
 mod im2col;
@@ -56,6 +58,9 @@ pub struct ConvKernel {
     out_padding: Vec<i64>,
     has_output_shape: bool,
     epilogue: Option<Epilogue>,
+    /// The weight as 32-channel panels for the channel-vectorized path
+    /// (`chanvec.rs`), built when the input's plane is known and small.
+    wt: Option<Vec<f32>>,
 }
 
 impl ConvKernel {
@@ -170,7 +175,7 @@ impl ConvKernel {
             w
         };
         let (out_padding, has_output_shape) = transposed.unwrap_or_default();
-        Ok(ConvKernel {
+        let mut k = ConvKernel {
             spec,
             algo,
             group: g,
@@ -183,7 +188,17 @@ impl ConvKernel {
             out_padding,
             has_output_shape,
             epilogue,
-        })
+            wt: None,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if let Some(dims) = x.known_dims() {
+            if let Ok(g) = k.spec.forward(name, &dims[2..]) {
+                if chanvec::eligible(&k, &g) {
+                    k.wt = Some(chanvec::pack_weight(&k.weight, k.m, k.cg * g.taps()));
+                }
+            }
+        }
+        Ok(k)
     }
 
     /// Whether runs take the implicit-im2col path (AVX-512 hosts, 2-D,
@@ -214,6 +229,7 @@ impl Kernel for ConvKernel {
             .map(|k| k.to_string())
             .collect();
         let algo = match self.algo {
+            _ if self.wt.is_some() => "channel-vectorized gemm",
             Algo::Pointwise => "pointwise gemm",
             Algo::Depthwise => "depthwise direct",
             Algo::Im2col if self.implicit_eligible() => "implicit gemm",
@@ -280,6 +296,13 @@ impl Kernel for ConvKernel {
             y: out.ptr as *mut f32,
             n: xs[0],
         };
+        #[cfg(target_arch = "x86_64")]
+        if let Some(wt) = &self.wt {
+            if chanvec::eligible(self, &job.g) {
+                chanvec::run(&job, ep.as_ref(), cx.threads, wt);
+                return Ok(());
+            }
+        }
         match self.algo {
             Algo::Pointwise | Algo::Im2col => im2col::run(&job, ep.as_ref(), cx.threads),
             Algo::Depthwise => direct::depthwise(&job, ep.as_ref(), cx.threads),
