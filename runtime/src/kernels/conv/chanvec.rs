@@ -13,8 +13,8 @@
 //! positions broadcast from the input in place (pointwise) or from the
 //! implicit path's zero-bordered planes through its row-offset table. The
 //! bias starts the accumulators. The whole depth runs in registers, then
-//! the tile is stored transposed into the NCHW output (scalar: 224 moves
-//! against `depth x 14` vector FMAs).
+//! the tile is transposed in registers on its way into the NCHW output
+//! (about 100 instructions against `depth x 16` vector FMAs).
 //!
 //! Tiles of the parallel grid are whole 32-channel panels by the whole
 //! plane: the panel (`depth x 32` floats: 590 KB for a 3x3 conv of 512
@@ -37,10 +37,11 @@ const MAX_PLANE: usize = 256;
 /// Whether `kc` should use this path for output planes of `g`: one group,
 /// at least one full panel of channels, a plane of at most `MAX_PLANE`
 /// positions, pointwise or on the implicit path — and fewer lanes wasted
-/// than on the GEMM path by enough to pay for the transposed store (about
-/// 16 FMA cycles' worth per depth step of 8 positions: `1 + 16 / depth`).
-/// At 7x7 that is every layer (49 of 64 lanes used there), at 14x14 the
-/// deep ones (196 of 224).
+/// than on the GEMM path by enough to pay for the transposed store (a few
+/// FMA steps' worth per tile: `1 + 4 / depth`). At 7x7 that is every layer
+/// (49 of 64 lanes used there), at 14x14 most (196 of 224). Larger planes
+/// stay on the GEMM path: there it wastes little, and for shallow layers
+/// (MobileNet's 16->96 at 112x112) it measured far faster.
 pub(super) fn eligible(kc: &ConvKernel, g: &Geom) -> bool {
     let hwo = g.out_size();
     let implicit = match kc.algo {
@@ -70,7 +71,7 @@ pub(super) fn eligible(kc: &ConvKernel, g: &Geom) -> bool {
     };
     let r = block(per_row);
     let depth = (kc.cg * g.taps()) as f64;
-    let mine = hwo as f64 / (rows * per_row.div_ceil(r) * r) as f64 / (1.0 + 16.0 / depth);
+    let mine = hwo as f64 / (rows * per_row.div_ceil(r) * r) as f64 / (1.0 + 4.0 / depth);
     let panels = kc.m as f64 / kc.m.next_multiple_of(NC) as f64;
     mine * panels > gemm * 1.03
 }
