@@ -189,6 +189,18 @@ fn conv_depthwise() {
     c.group = 4;
     c.strides = vec![2, 2];
     assert!(c.check(13).contains("depthwise"));
+    // Read in place a row at a time (stride 1, at least 14 wide): seven
+    // vectors per row (groups of four and three); 5x5 with asymmetric pads
+    // wider on the right than the window, channel multiplier 2, no bias.
+    let mut c = case(&[1, 3, 6, 112], &[3, 1, 3, 3]);
+    c.group = 3;
+    c.pads = vec![1, 1, 1, 1];
+    assert!(c.check(14).contains("depthwise"));
+    let mut c = case(&[1, 3, 15, 20], &[6, 1, 5, 5]);
+    c.group = 3;
+    c.pads = vec![2, 0, 1, 5];
+    c.bias = false;
+    assert!(c.check(15).contains("depthwise"));
     // Channel multiplier 2, 5x5, no bias.
     let mut c = case(&[1, 3, 9, 8], &[6, 1, 5, 5]);
     c.group = 3;
