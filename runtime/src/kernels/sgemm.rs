@@ -128,6 +128,30 @@ pub(crate) unsafe fn sgemm_rhs(
     b: Rhs,
     scale: f32,
 ) {
+    // SAFETY: forwarded.
+    unsafe { sgemm_bias(m, n, k, dst, dst_rs, acc, a, b, scale, std::ptr::null()) }
+}
+
+/// [`sgemm_rhs`] that, when `!acc` and `bias` is not null, adds
+/// `bias[i]` to every element of row `i` as the first depth slice is
+/// stored (`dst = bias + scale * lhs · rhs`): no separate pass writing the
+/// bias over the output first.
+///
+/// # Safety
+/// As [`sgemm_rhs`]; a non-null `bias` holds `m` floats.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm_bias(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    acc: bool,
+    a: (*const f32, isize, isize),
+    b: Rhs,
+    scale: f32,
+    bias: *const f32,
+) {
     PACKS.with(|p| {
         let mut guard = p.try_borrow_mut();
         let mut own = Vec::new();
@@ -188,6 +212,11 @@ pub(crate) unsafe fn sgemm_rhs(
                                 nr,
                                 accumulate,
                                 scale,
+                                bias: if accumulate || bias.is_null() {
+                                    std::ptr::null()
+                                } else {
+                                    bias.add(ic + ir)
+                                },
                             };
                             // SAFETY: the caller guarantees AVX-512F; the
                             // tile lies inside `dst`; `lhs` rows read are
@@ -264,6 +293,8 @@ struct Tile {
     nr: usize,
     accumulate: bool,
     scale: f32,
+    /// Row `i`'s bias at `bias + i` (null: none; never with `accumulate`).
+    bias: *const f32,
 }
 
 /// Pack depths `p0..p0+kc`, columns `j0..j0+nc` of `b` into `NR`-column
@@ -337,7 +368,12 @@ unsafe fn micro<const ROWS: bool>(
     let s = _mm512_set1_ps(tile.scale);
     for (i, row) in t.iter().take(tile.mr).enumerate() {
         let ci = tile.c.add(i * tile.ldc);
-        let (mut v0, mut v1) = (_mm512_mul_ps(row[0], s), _mm512_mul_ps(row[1], s));
+        let (mut v0, mut v1) = if tile.bias.is_null() {
+            (_mm512_mul_ps(row[0], s), _mm512_mul_ps(row[1], s))
+        } else {
+            let b = _mm512_set1_ps(*tile.bias.add(i));
+            (_mm512_fmadd_ps(row[0], s, b), _mm512_fmadd_ps(row[1], s, b))
+        };
         if tile.accumulate {
             v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, ci));
             v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, ci.add(16)));

@@ -304,30 +304,53 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize) {
         // SAFETY: the tile is inside image `tile.b`'s output; the input
         // channels of group `gi` are inside image `tile.b`'s input.
         unsafe {
-            let acc = job.init_bias(tile.b, tile.r0, tile.r1, tile.c0, tile.c1);
+            // Our GEMM adds the bias as it stores; the `gemm` crate's path
+            // accumulates onto it written first.
+            let own_bias = own::available() && tile.r1 - tile.r0 >= 4;
+            let bias = match &kc.bias {
+                Some(b) if own_bias => b.as_ptr().add(tile.r0),
+                _ => std::ptr::null(),
+            };
+            let acc = !own_bias && job.init_bias(tile.b, tile.r0, tile.r1, tile.c0, tile.c1);
             let dst = job.y.add((tile.b * kc.m + tile.r0) * hwo + tile.c0);
             let lhs = Mat {
                 ptr: kc.weight.as_ptr().add(tile.r0 * depth),
                 rs: depth as isize,
                 cs: 1,
             };
+            let gemm = |rhs: Mat| {
+                if own_bias {
+                    own::sgemm_bias(
+                        tile.r1 - tile.r0,
+                        w,
+                        depth,
+                        dst,
+                        hwo,
+                        false,
+                        (lhs.ptr, lhs.rs, lhs.cs),
+                        own::Rhs::Strided(rhs.ptr, rhs.rs, rhs.cs),
+                        1.0,
+                        bias,
+                    )
+                } else {
+                    sgemm(tile.r1 - tile.r0, w, depth, dst, hwo, acc, lhs, rhs, 1.0)
+                }
+            };
             let image = job.x.add((tile.b * kc.c + gi * kc.cg) * hwi);
             if pointwise {
-                let rhs = Mat {
+                gemm(Mat {
                     ptr: image.add(tile.c0),
                     rs: hwi as isize,
                     cs: 1,
-                };
-                sgemm(tile.r1 - tile.r0, w, depth, dst, hwo, acc, lhs, rhs, 1.0);
+                });
             } else {
                 with_scratch(depth * w, |cols| {
                     im2col(image, kc.cg, g, tile.c0, tile.c1, cols);
-                    let rhs = Mat {
+                    gemm(Mat {
                         ptr: cols.as_ptr(),
                         rs: w as isize,
                         cs: 1,
-                    };
-                    sgemm(tile.r1 - tile.r0, w, depth, dst, hwo, acc, lhs, rhs, 1.0);
+                    });
                 });
             }
         }
