@@ -249,6 +249,18 @@ fn conv_small_planes_channel_vectorized() {
         c.dilations = vec![d, d];
         cases.push(c);
     }
+    // Unpadded windows read in place: ViT-style 16x16 patches at stride
+    // 16, a 1x1 stride-2 shortcut, a dilated 3x3 without padding.
+    let mut c = case(&[1, 3, 32, 48], &[64, 3, 16, 16]);
+    c.strides = vec![16, 16];
+    cases.push(c);
+    let mut c = case(&[2, 64, 14, 13], &[96, 64, 1, 1]);
+    c.strides = vec![2, 2];
+    cases.push(c);
+    let mut c = case(&[1, 40, 13, 12], &[64, 40, 3, 3]);
+    c.dilations = vec![2, 1];
+    c.bias = false;
+    cases.push(c);
     for (i, c) in cases.iter().enumerate() {
         let d = c.check(40 + i as u64);
         assert_eq!(d.contains("channel-vectorized"), avx512, "{c:?}: {d}");

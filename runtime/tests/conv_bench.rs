@@ -1,5 +1,5 @@
-//! Throughput of the convolution kernel on the layer shapes of ResNet-18
-//! and MobileNetV2 at batch 1 (ignored by default; run with
+//! Throughput of the convolution kernel on the layer shapes of ResNet-18,
+//! MobileNetV2 and a ViT's patch embedding at batch 1 (ignored by default; run with
 //! `cargo test --release -p ingot-runtime --test conv_bench -- --ignored --nocapture`).
 //! Best of several runs, 1 thread unless `INGOT_BENCH_THREADS` says more;
 //! `INGOT_BENCH_ONLY=text` keeps the layers whose name contains it.
@@ -45,6 +45,7 @@ fn conv_layer_throughput() {
         ("mbv2 dw 3x3 96 s2", [96, 112, 112], 96, 3, 2, 1, 96),
         ("mbv2 dw 3x3 144", [144, 56, 56], 144, 3, 1, 1, 144),
         ("mbv2 dw 3x3 960", [960, 7, 7], 960, 3, 1, 1, 960),
+        ("vit patches 16x16 s16", [3, 224, 224], 192, 16, 16, 0, 1),
     ];
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -44,11 +44,6 @@ const MAX_PLANE: usize = 256;
 /// (MobileNet's 16->96 at 112x112) it measured far faster.
 pub(super) fn eligible(kc: &ConvKernel, g: &Geom) -> bool {
     let hwo = g.out_size();
-    let implicit = match kc.algo {
-        Algo::Pointwise => None,
-        Algo::Im2col if kc.implicit_eligible() => Implicit::plan(g, kc.cg, 1),
-        _ => return false,
-    };
     if !own::available()
         || !std::arch::is_x86_feature_detected!("avx512vl")
         || kc.group != 1
@@ -58,22 +53,44 @@ pub(super) fn eligible(kc: &ConvKernel, g: &Geom) -> bool {
     {
         return false;
     }
-    if kc.algo == Algo::Im2col && implicit.is_none() {
-        return false;
-    }
-    let [_, oh, ow] = g.o;
-    // Lanes the GEMM path computes: flat columns in 32-wide panels.
-    let flat = implicit.as_ref().map_or(hwo, |imp| oh * imp.wq);
-    let gemm = hwo as f64 / flat.next_multiple_of(NC) as f64;
-    let (rows, per_row) = match implicit {
-        Some(_) => (oh, ow),
-        None => (1, hwo),
-    };
-    let r = block(per_row);
-    let depth = (kc.cg * g.taps()) as f64;
-    let mine = hwo as f64 / (rows * per_row.div_ceil(r) * r) as f64 / (1.0 + 4.0 / depth);
     let panels = kc.m as f64 / kc.m.next_multiple_of(NC) as f64;
+    let [_, oh, ow] = g.o;
+    let depth = (kc.cg * g.taps()) as f64;
+    let (flat, rows, per_row) = match source_kind(kc, g) {
+        Some(Kind::Plane) => (hwo, 1, hwo),
+        Some(Kind::Padded(imp)) => (oh * imp.wq, oh, ow),
+        // The GEMM path would unfold every window into scratch first (a
+        // gather at strides above 2): reading in place wins outright.
+        Some(Kind::Direct) => return panels >= 0.75,
+        None => return false,
+    };
+    // Lanes the GEMM path computes: flat columns in 32-wide panels.
+    let gemm = hwo as f64 / flat.next_multiple_of(NC) as f64;
+    let r = block(per_row);
+    let mine = hwo as f64 / (rows * per_row.div_ceil(r) * r) as f64 / (1.0 + 4.0 / depth);
     mine * panels > gemm * 1.03
+}
+
+/// How the positions are read.
+enum Kind {
+    /// Pointwise: the input plane as it stands.
+    Plane,
+    /// The implicit path's padded planes.
+    Padded(Implicit),
+    /// No padding, 2-D: windows read in place at any stride (a ViT's
+    /// 16x16 patches at stride 16, ResNet's 1x1 stride-2 shortcuts).
+    Direct,
+}
+
+fn source_kind(kc: &ConvKernel, g: &Geom) -> Option<Kind> {
+    let two_d = g.k[0] == 1 && g.i[0] == 1 && g.o[0] == 1;
+    let unpadded = g.pb == [0; 3] && g.pe == [0; 3];
+    match kc.algo {
+        Algo::Pointwise => Some(Kind::Plane),
+        Algo::Im2col if unpadded && two_d => Some(Kind::Direct),
+        Algo::Im2col if kc.implicit_eligible() => Implicit::plan(g, kc.cg, 1).map(Kind::Padded),
+        _ => None,
+    }
 }
 
 /// The weight `[M, depth]` as 32-channel panels of `[depth][32]`.
@@ -148,6 +165,21 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f3
                             tile_at(r, depth, at, mr, w, init, out.add(p0), hwo, nr);
                         }
                     }
+                    Source::Direct(x, offs) => {
+                        let x = x.add(tile.b * kc.c * g.in_size());
+                        let [_, _, iw] = g.i;
+                        let (sy, sx) = (g.s[1], g.s[2]);
+                        let r = block(ow);
+                        for y in 0..oh {
+                            for x0 in (0..ow).step_by(r) {
+                                let mr = r.min(ow - x0);
+                                let origin = x.add(sy * y * iw + sx * x0);
+                                let at = Rows::Table(origin, offs.as_ptr(), sx);
+                                let o = out.add(y * ow + x0);
+                                tile_at(r, depth, at, mr, w, init, o, hwo, nr);
+                            }
+                        }
+                    }
                     Source::Padded(planes, imp) => {
                         let planes = planes.add(tile.b * kc.c * imp.chan);
                         let r = block(ow);
@@ -155,7 +187,7 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f3
                             for x0 in (0..ow).step_by(r) {
                                 let mr = r.min(ow - x0);
                                 let at =
-                                    Rows::Table(planes.add(y * imp.wq + x0), imp.offs.as_ptr());
+                                    Rows::Table(planes.add(y * imp.wq + x0), imp.offs.as_ptr(), 1);
                                 let o = out.add(y * ow + x0);
                                 tile_at(r, depth, at, mr, w, init, o, hwo, nr);
                             }
@@ -165,16 +197,40 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f3
             }
         }
     };
-    if kc.algo == Algo::Pointwise {
-        let src = Source::Plane(job.x);
-        pack::for_each_tile(&grid, par, ep, |t| tile_body(src, t));
-    } else {
-        let imp = Implicit::plan(g, kc.cg, job.n * kc.c).expect("eligible: implicit path");
-        with_padded(job, &imp, par, |padded| {
-            let src = Source::Padded(padded as *const f32, &imp);
+    match source_kind(kc, g) {
+        Some(Kind::Plane) => {
+            let src = Source::Plane(job.x);
             pack::for_each_tile(&grid, par, ep, |t| tile_body(src, t));
-        });
+        }
+        Some(Kind::Direct) => {
+            let offs = direct_offsets(g, kc.cg);
+            let src = Source::Direct(job.x, &offs);
+            pack::for_each_tile(&grid, par, ep, |t| tile_body(src, t));
+        }
+        _ => {
+            let imp = Implicit::plan(g, kc.cg, job.n * kc.c).expect("eligible: implicit path");
+            with_padded(job, &imp, par, |padded| {
+                let src = Source::Padded(padded as *const f32, &imp);
+                pack::for_each_tile(&grid, par, ep, |t| tile_body(src, t));
+            });
+        }
     }
+}
+
+/// Per unfolded row `(c, kh, kw)`: where it reads relative to its
+/// position's window origin in an unpadded 2-D input.
+fn direct_offsets(g: &Geom, cg: usize) -> Vec<isize> {
+    let [_, ih, iw] = g.i;
+    let (kh, kw) = (g.k[1], g.k[2]);
+    let mut offs = Vec::with_capacity(cg * kh * kw);
+    for c in 0..cg {
+        for r in 0..kh {
+            for q in 0..kw {
+                offs.push(((c * ih + r * g.d[1]) * iw + q * g.d[2]) as isize);
+            }
+        }
+    }
+    offs
 }
 
 /// Where the positions come from.
@@ -185,6 +241,9 @@ enum Source<'a> {
     Plane(*const f32),
     /// The implicit path's padded planes.
     Padded(*const f32, &'a Implicit),
+    /// An unpadded input read in place: position `(y, x)`'s window origin
+    /// at `x + (s * y) * iw + s * x`, then the offset table.
+    Direct(*const f32, &'a [isize]),
 }
 
 // SAFETY: the pointers are the call's buffers (read only), alive for the
@@ -193,11 +252,12 @@ unsafe impl Send for Source<'_> {}
 unsafe impl Sync for Source<'_> {}
 
 /// Depth `p` of a position block starts at `base + p * stride`, or at
-/// `base + offs[p]`; the block's positions follow it contiguously.
+/// `base + offs[p]`; the block's positions follow it contiguously, or
+/// (table) every `usize`-th element.
 #[derive(Clone, Copy)]
 enum Rows {
     Strided(*const f32, isize),
-    Table(*const f32, *const isize),
+    Table(*const f32, *const isize, usize),
 }
 
 /// The bias of channels `m0..m0 + nr` as two vectors (zeros past `nr`).
@@ -239,15 +299,12 @@ unsafe fn tile_at(
     nr: usize,
 ) {
     let mut buf = [0f32; 8 * NC];
+    let null = std::ptr::null();
     match (r, at) {
-        (7, Rows::Strided(b, s)) => {
-            micro::<7, false>(depth, b, s, std::ptr::null(), mr, w, init, &mut buf)
-        }
-        (7, Rows::Table(b, o)) => micro::<7, true>(depth, b, 0, o, mr, w, init, &mut buf),
-        (_, Rows::Strided(b, s)) => {
-            micro::<8, false>(depth, b, s, std::ptr::null(), mr, w, init, &mut buf)
-        }
-        (_, Rows::Table(b, o)) => micro::<8, true>(depth, b, 0, o, mr, w, init, &mut buf),
+        (7, Rows::Strided(b, s)) => micro::<7, false>(depth, b, s, null, 1, mr, w, init, &mut buf),
+        (7, Rows::Table(b, o, ps)) => micro::<7, true>(depth, b, 0, o, ps, mr, w, init, &mut buf),
+        (_, Rows::Strided(b, s)) => micro::<8, false>(depth, b, s, null, 1, mr, w, init, &mut buf),
+        (_, Rows::Table(b, o, ps)) => micro::<8, true>(depth, b, 0, o, ps, mr, w, init, &mut buf),
     }
     store_transposed(&buf, mr, nr, out, ld);
 }
@@ -301,8 +358,8 @@ unsafe fn store_transposed(buf: &[f32; 8 * NC], mr: usize, nr: usize, out: *mut 
 }
 
 /// `R` positions x 32 channels over the whole depth: per step two panel
-/// loads, `R` broadcasts, `2R` FMAs. Positions past `mr` repeat the last
-/// one (in bounds) and are discarded.
+/// loads, `R` broadcasts, `2R` FMAs. Positions are `ps` elements apart;
+/// those past `mr` repeat the last one (in bounds) and are discarded.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
 unsafe fn micro<const R: usize, const TABLE: bool>(
@@ -310,12 +367,13 @@ unsafe fn micro<const R: usize, const TABLE: bool>(
     base: *const f32,
     stride: isize,
     offs: *const isize,
+    ps: usize,
     mr: usize,
     w: *const f32,
     init: [__m512; 2],
     buf: &mut [f32; 8 * NC],
 ) {
-    let idx: [usize; R] = std::array::from_fn(|i| i.min(mr - 1));
+    let idx: [usize; R] = std::array::from_fn(|i| i.min(mr - 1) * ps);
     let mut t = [init; R];
     for p in 0..depth {
         let src = if TABLE {
