@@ -17,9 +17,10 @@
 //! (about 100 instructions against `depth x 16` vector FMAs).
 //!
 //! Tiles of the parallel grid are whole 32-channel panels by the whole
-//! plane: the panel (`depth x 32` floats: 590 KB for a 3x3 conv of 512
+//! plane — the panel (`depth x 32` floats: 590 KB for a 3x3 conv of 512
 //! channels) stays in L2 while every position block of the plane streams
-//! it.
+//! it — or, when there are too few panels to go round the threads, by
+//! whole rows of the plane.
 
 use super::geom::Geom;
 use super::im2col::{with_padded, Implicit};
@@ -129,18 +130,30 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f3
     let flops = 2.0 * (job.n * kc.m * hwo) as f64 * depth as f64;
     let par_ok = threads > 1 && flops >= pack::PAR_MIN_FLOPS;
     let panels = kc.m.div_ceil(NC);
-    // About four tiles per thread, whole panels each.
-    let per = if par_ok {
-        panels.div_ceil((4 * threads).div_ceil(job.n)).max(1)
+    let plane = matches!(source_kind(kc, g), Some(Kind::Plane));
+    // Positions are split in units of whole register blocks (pointwise) or
+    // whole output rows.
+    let (unit, units) = if plane {
+        (block(hwo), hwo.div_ceil(block(hwo)))
     } else {
-        panels
+        (ow, oh)
+    };
+    // About four tiles per thread: whole panels each, then, when there are
+    // too few panels (96 output channels are three), the plane split too.
+    let (per, splits) = if par_ok {
+        let want = 4 * threads;
+        let per = panels.div_ceil(want.div_ceil(job.n)).max(1);
+        let row_tiles = job.n * panels.div_ceil(per);
+        (per, want.div_ceil(row_tiles).clamp(1, units))
+    } else {
+        (panels, 1)
     };
     let grid = Grid {
         batch: job.n,
         rows: kc.m,
         cols: hwo,
         mb: per * NC,
-        nb: hwo,
+        nb: (units.div_ceil(splits) * unit).min(hwo),
     };
     let par = par_ok && grid.tiles() > 1;
     let wt = wt.as_ptr() as usize;
@@ -159,8 +172,8 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f3
                     Source::Plane(x) => {
                         let x = x.add(tile.b * kc.c * g.in_size());
                         let r = block(hwo);
-                        for p0 in (0..hwo).step_by(r) {
-                            let mr = r.min(hwo - p0);
+                        for p0 in (tile.c0..tile.c1).step_by(r) {
+                            let mr = r.min(tile.c1 - p0);
                             let at = Rows::Strided(x.add(p0), g.in_size() as isize);
                             tile_at(r, depth, at, mr, w, init, out.add(p0), hwo, nr);
                         }
@@ -170,7 +183,7 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f3
                         let [_, _, iw] = g.i;
                         let (sy, sx) = (g.s[1], g.s[2]);
                         let r = block(ow);
-                        for y in 0..oh {
+                        for y in tile.c0 / ow..tile.c1.div_ceil(ow) {
                             for x0 in (0..ow).step_by(r) {
                                 let mr = r.min(ow - x0);
                                 let origin = x.add(sy * y * iw + sx * x0);
@@ -183,7 +196,7 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f3
                     Source::Padded(planes, imp) => {
                         let planes = planes.add(tile.b * kc.c * imp.chan);
                         let r = block(ow);
-                        for y in 0..oh {
+                        for y in tile.c0 / ow..tile.c1.div_ceil(ow) {
                             for x0 in (0..ow).step_by(r) {
                                 let mr = r.min(ow - x0);
                                 let at =
