@@ -11,6 +11,10 @@
 //!   step of the logits (0.2716; measured: identical).
 //! - QOperator format (QLinearConv, com.microsoft QGemm, integer MaxPool):
 //!   identical.
+//! - examples/qgap (`make_qgap.py`): com.microsoft QLinearGlobalAveragePool
+//!   (u8, i8, channels last) and the QDQ head `dq → global_average_pool →
+//!   flatten → q`, which `fuse-qdq` turns into the integer op; within one
+//!   quantization step of onnxruntime (measured: identical).
 
 use ingot_compiler::cpu::{compile_onnx, CompileOptions};
 use ingot_ir::{Op, Tensor};
@@ -22,17 +26,32 @@ fn digits(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// An `.npy` fixture as a tensor (f32 or i64, C order).
+fn qgap(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/qgap")
+        .join(name)
+}
+
+/// An `.npy` fixture of examples/digits as a tensor.
 fn npy(name: &str) -> Tensor {
-    let bytes = std::fs::read(digits(name)).unwrap();
+    npy_at(&digits(name))
+}
+
+/// An `.npy` file as a tensor (f32, u8, i8 or i64, C order).
+fn npy_at(path: &Path) -> Tensor {
+    let bytes = std::fs::read(path).unwrap();
     let f = npyz::NpyFile::new(&bytes[..]).unwrap();
     let shape: Vec<usize> = f.shape().iter().map(|&d| d as usize).collect();
-    match f.dtype() {
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float => {
-            Tensor::from_vec(&shape, f.into_vec::<f32>().unwrap()).unwrap()
-        }
-        _ => Tensor::from_vec(&shape, f.into_vec::<i64>().unwrap()).unwrap(),
+    let npyz::DType::Plain(t) = f.dtype() else {
+        panic!("{}: not a plain dtype", path.display());
+    };
+    match (t.type_char(), t.size_field()) {
+        (npyz::TypeChar::Float, 4) => Tensor::from_vec(&shape, f.into_vec::<f32>().unwrap()),
+        (npyz::TypeChar::Uint, 1) => Tensor::from_vec(&shape, f.into_vec::<u8>().unwrap()),
+        (npyz::TypeChar::Int, 1) => Tensor::from_vec(&shape, f.into_vec::<i8>().unwrap()),
+        _ => Tensor::from_vec(&shape, f.into_vec::<i64>().unwrap()),
     }
+    .unwrap()
 }
 
 fn accuracy(logits: &Tensor, labels: &Tensor) -> f64 {
@@ -130,4 +149,73 @@ fn float_model_matches_onnxruntime() {
         .fold(0f32, f32::max);
     assert!(worst < 1e-4, "max difference {worst}");
     assert!(accuracy(&got, &npy("test_y.npy")) >= 0.97);
+}
+
+#[test]
+fn ms_qlinear_global_average_pool_matches_onnxruntime() {
+    for threads in [1, 2] {
+        let opts = CompileOptions {
+            threads,
+            ..CompileOptions::default()
+        };
+        let m = compile_onnx(&qgap("qgap_ms.onnx"), &opts).unwrap();
+        let gaps = |cl: bool| {
+            count(
+                &m,
+                |o| matches!(o, Op::QLinearGlobalAveragePool { channels_last } if *channels_last == cl),
+            )
+        };
+        assert_eq!((gaps(false), gaps(true)), (2, 1));
+        let ins: Vec<Tensor> = ["xu.npy", "xi.npy", "xl.npy"]
+            .iter()
+            .map(|n| npy_at(&qgap(n)))
+            .collect();
+        let outs = m.run(&ins).unwrap();
+        for (got, name) in outs.iter().zip(["ort_yu.npy", "ort_yi.npy", "ort_yl.npy"]) {
+            let want = npy_at(&qgap(name));
+            assert_eq!((got.dtype(), got.shape()), (want.dtype(), want.shape()));
+            let worst = got
+                .to_i64s()
+                .iter()
+                .zip(want.to_i64s())
+                .map(|(a, b)| (a - b).abs())
+                .max()
+                .unwrap();
+            println!("{name}, {threads} thread(s): max difference {worst} steps");
+            assert!(worst <= 1, "{name}: {worst} steps from onnxruntime");
+        }
+    }
+}
+
+#[test]
+fn qdq_global_average_pool_head_fuses_and_matches_onnxruntime() {
+    let m = compile_onnx(&qgap("qgap_qdq.onnx"), &CompileOptions::default()).unwrap();
+    // The head is one integer op: only the input's quantize and the
+    // output's dequantize remain around it.
+    assert_eq!(
+        count(&m, |o| matches!(o, Op::QLinearGlobalAveragePool { .. })),
+        1
+    );
+    assert_eq!(count(&m, |o| matches!(o, Op::GlobalAveragePool)), 0);
+    assert_eq!(count(&m, |o| matches!(o, Op::QuantizeLinear { .. })), 1);
+    assert_eq!(count(&m, |o| matches!(o, Op::DequantizeLinear { .. })), 1);
+    let got = m.run(&[npy_at(&qgap("x.npy"))]).unwrap().remove(0);
+    let want = npy_at(&qgap("ort_y.npy"));
+    assert_eq!(got.shape(), want.shape());
+    let (g, w) = (
+        got.as_slice::<f32>().unwrap(),
+        want.as_slice::<f32>().unwrap(),
+    );
+    let worst = g
+        .iter()
+        .zip(w)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    println!(
+        "QDQ head: {} of {} differ, max {worst}",
+        g.iter().zip(w).filter(|(a, b)| a != b).count(),
+        g.len()
+    );
+    // One step of y (scale 0.004).
+    assert!(worst <= 0.004 * 1.001, "max difference {worst}");
 }

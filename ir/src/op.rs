@@ -230,6 +230,11 @@ define_ops! {
         // onnxruntime's com.microsoft QGemm (quantized Gemm with an i32 bias;
         // u8/i8 result with y's scale, else f32).
         [Quant] QGemm = "qgemm" { alpha: f32, trans_a: bool, trans_b: bool },
+        // `qlinear_global_average_pool %x, %x_scale, %x_zp, %y_scale, %y_zp`:
+        // onnxruntime's com.microsoft QLinearGlobalAveragePool. The plane's
+        // integer sum requantized with one f32 multiplier; x is [N, C, ..]
+        // or, with `channels_last`, [N, .., C].
+        [Quant] QLinearGlobalAveragePool = "qlinear_global_average_pool" { channels_last: bool },
 
         [Contraction] Gemm = "gemm" { alpha: f32, beta: f32, trans_a: bool, trans_b: bool },
         // `pads` is [begin_0, .., begin_n, end_0, .., end_n] as in ONNX; `strides`

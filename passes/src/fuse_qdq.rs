@@ -16,6 +16,12 @@
 //! - `q(add(dq(a), dq(b)))` → `qlinear_add` (onnxruntime's com.microsoft
 //!   op; defined as exactly this group, so the rewrite is bit-exact), with
 //!   the same `relu` rule;
+//! - `q(global_average_pool(dq(x)))` → `qlinear_global_average_pool`
+//!   (onnxruntime's com.microsoft op: the integer plane sum requantized
+//!   once); also through one moving op in between, `q(flatten(gap(dq(x))))`
+//!   → `flatten(qlinear_global_average_pool(x))` (ResNet's head as
+//!   `ingot quantize` writes it: a per-tensor `q` commutes with an op that
+//!   only moves values);
 //! - `q(gemm(dq(a), dq(b)[, c]))` → `qgemm` (onnxruntime's com.microsoft
 //!   op, with its i32 bias); a `gemm` of two dequantized operands whose
 //!   result stays f32 becomes an f32-result `qgemm`;
@@ -85,12 +91,18 @@ enum Rewrite {
     /// A new node, and the node whose source location it takes (the
     /// contraction or moving op, not the `quantize_linear` it ends at).
     Node(Op, Vec<Operand>, Node),
+    /// New nodes in order, each able to read the one before
+    /// ([`Operand::Prev`]); the last one's result replaces. Location as
+    /// for `Node`.
+    Nodes(Vec<(Op, Vec<Operand>)>, Node),
 }
 
 /// An operand of a new node: an existing value, or a constant to make.
 enum Operand {
     V(Value),
     Make(Tensor),
+    /// The result of the previous node of a [`Rewrite::Nodes`].
+    Prev,
 }
 
 impl From<Value> for Operand {
@@ -104,17 +116,25 @@ fn apply(g: &mut Graph, n: Node, r: Rewrite) {
     let new = match r {
         Rewrite::Value(v) => v,
         Rewrite::Node(op, operands, loc_of) => {
+            return apply(g, n, Rewrite::Nodes(vec![(op, operands)], loc_of));
+        }
+        Rewrite::Nodes(nodes, loc_of) => {
             let before = g.num_node_slots();
-            let ins: Vec<Value> = operands
-                .into_iter()
-                .map(|o| match o {
-                    Operand::V(v) => v,
-                    Operand::Make(t) => g.add_const(t),
-                })
-                .collect();
-            let outs = g
-                .add_node(op, &ins)
-                .expect("rewrites are built from verified operands");
+            let mut prev: Option<Value> = None;
+            for (op, operands) in nodes {
+                let ins: Vec<Value> = operands
+                    .into_iter()
+                    .map(|o| match o {
+                        Operand::V(v) => v,
+                        Operand::Make(t) => g.add_const(t),
+                        Operand::Prev => prev.expect("a node before"),
+                    })
+                    .collect();
+                let outs = g
+                    .add_node(op, &ins)
+                    .expect("rewrites are built from verified operands");
+                prev = Some(outs[0]);
+            }
             // Schedule the new node (and any constants made for it) where
             // the node it replaces was.
             let fresh: Vec<Node> = (before..g.num_node_slots()).map(Node::from_index).collect();
@@ -134,7 +154,7 @@ fn apply(g: &mut Graph, n: Node, r: Rewrite) {
                     g.set_loc(f, Some(loc.clone()));
                 }
             }
-            outs[0]
+            prev.expect("at least one node")
         }
     };
     g.replace_uses(old, new);
@@ -185,7 +205,21 @@ fn rewrite(g: &Graph, n: Node, users: &HashMap<Value, Vec<Node>>) -> Option<Rewr
             if !sole(y, n) || pd.outputs[1..].iter().any(|v| users.contains_key(v)) {
                 return None;
             }
-            let d = Dq::of(g, g.producer(pd.inputs[0])?)?;
+            let from = g.producer(pd.inputs[0])?;
+            if matches!(g.node(from).op, Op::GlobalAveragePool) {
+                // q(move(gap(dq(x)))) = move(q(gap(dq(x)))).
+                sole(pd.inputs[0], p).then_some(())?;
+                let Some(Rewrite::Node(op, ins, _)) = global_average_pool(g, from, &q) else {
+                    return None;
+                };
+                let mut moved: Vec<Operand> = pd.inputs.iter().map(|&v| v.into()).collect();
+                moved[0] = Operand::Prev;
+                return Some(Rewrite::Nodes(
+                    vec![(op, ins), (pd.op.clone(), moved)],
+                    from,
+                ));
+            }
+            let d = Dq::of(g, from)?;
             if d.params != q || g.ty(d.x).dtype != q.dtype {
                 return None;
             }
@@ -203,6 +237,7 @@ fn rewrite(g: &Graph, n: Node, users: &HashMap<Value, Vec<Node>>) -> Option<Rewr
         }
         Op::Conv { .. } | Op::MatMul | Op::Gemm { .. } if sole(y, n) => contraction(g, p, &q),
         Op::Add if sole(y, n) => add(g, p, &q),
+        Op::GlobalAveragePool if sole(y, n) => global_average_pool(g, p, &q),
         _ => None,
     }
 }
@@ -279,6 +314,27 @@ fn add(g: &Graph, n: Node, q: &QParams) -> Option<Rewrite> {
         q.zp(),
     ];
     Some(Rewrite::Node(Op::QLinearAdd, ins, n))
+}
+
+/// `q(global_average_pool(dq(x)))` → `qlinear_global_average_pool` (NCHW;
+/// rank 3 or more, as the integer op requires).
+fn global_average_pool(g: &Graph, n: Node, q: &QParams) -> Option<Rewrite> {
+    let nd = g.node(n);
+    let x = Dq::of(g, g.producer(nd.inputs[0])?)?;
+    if g.ty(x.x).rank() < 3 {
+        return None;
+    }
+    let ins = vec![
+        x.x.into(),
+        x.params.scale_v.into(),
+        x.params.zp(),
+        q.scale_v.into(),
+        q.zp(),
+    ];
+    let op = Op::QLinearGlobalAveragePool {
+        channels_last: false,
+    };
+    Some(Rewrite::Node(op, ins, n))
 }
 
 /// `gemm(dq(a), dq(b)[, c])` → `qgemm`, quantized with `q` or f32.

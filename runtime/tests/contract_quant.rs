@@ -1,6 +1,7 @@
 //! The quantized contraction kernels (`qlinear_conv`, `conv_integer`,
-//! `qlinear_matmul`, `matmul_integer`) against the interpreter, built
-//! through `contraction_kernel` as the compiler builds them.
+//! `qlinear_matmul`, `matmul_integer`) and the integer global average pool
+//! (`qlinear_global_average_pool`) against the interpreter, built through
+//! `contraction_kernel` / `movement_kernel` as the compiler builds them.
 //!
 //! Every result is integer and must be bit-identical to the interpreter's
 //! (no tolerance); every case runs with 1 and 2 threads, into a result
@@ -14,6 +15,7 @@ mod quant_common;
 use ingot_ir::attr::AutoPad;
 use ingot_ir::{DType, Op, Tensor};
 use ingot_runtime::kernels::contraction_kernel;
+use ingot_runtime::kernels::movement::movement_kernel;
 use ingot_runtime::Arg;
 use proptest::prelude::*;
 use quant_common::*;
@@ -503,6 +505,157 @@ proptest! {
 
     #[test]
     fn qmatmul_matches_interpreter(c in arb_mat(), seed in 0u64..1000) {
+        c.check(seed);
+    }
+}
+
+#[test]
+fn qgap_shapes_types_zero_points() {
+    for channels_last in [false, true] {
+        for x_dt in [DType::U8, DType::I8] {
+            for y_dt in [DType::U8, DType::I8] {
+                let (xz, yz) = (
+                    if x_dt == DType::U8 { 128 } else { 0 },
+                    if y_dt == DType::U8 { 120 } else { -7 },
+                );
+                for shape in [
+                    &[1, 512, 7, 7][..],
+                    &[2, 3, 1, 1],
+                    &[3, 5, 17],
+                    &[2, 4, 3, 5, 2],
+                    &[1, 1, 33, 31],
+                ] {
+                    let mut c = gap(shape);
+                    (c.channels_last, c.x_dt, c.y_dt, c.x_zp, c.y_zp) =
+                        (channels_last, x_dt, y_dt, xz, yz);
+                    let d = c.check(shape.len() as u64);
+                    let layout = if channels_last { "nhwc" } else { "nchw" };
+                    assert!(d.contains("qlinear_global_average_pool") && d.contains(layout));
+                }
+                // Zero points at the ends of their ranges: mostly saturated.
+                let mut c = gap(&[2, 6, 5, 5]);
+                (c.channels_last, c.x_dt, c.y_dt) = (channels_last, x_dt, y_dt);
+                for (xz, yz) in [(-128, 127), (127, -128), (0, 255), (255, 0)] {
+                    (c.x_zp, c.y_zp) = (xz, yz);
+                    let ok = |v: i64, dt: DType| {
+                        (dt == DType::U8 && (0..=255).contains(&v))
+                            || (dt == DType::I8 && (-128..=127).contains(&v))
+                    };
+                    if ok(xz, x_dt) && ok(yz, y_dt) {
+                        c.check(7);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn qgap_rounds_ties_to_even_and_handles_empty_planes() {
+    // M = 1 / (0.125 · 16) = 0.5 exactly: every odd sum is a tie.
+    let mut c = gap(&[3, 40, 4, 4]);
+    (c.y_scale, c.y_scale_exact) = (0.125 * 0.05, true);
+    c.check(3);
+    c.channels_last = true;
+    c.check(4);
+    // Empty planes (and no planes) are written as the interpreter's.
+    for shape in [&[2, 3, 0, 4][..], &[0, 3, 4, 4], &[2, 0, 4, 4]] {
+        for channels_last in [false, true] {
+            let mut c = gap(shape);
+            c.channels_last = channels_last;
+            c.check(5);
+        }
+    }
+}
+
+#[test]
+fn qgap_big_enough_to_split() {
+    // 1 MB of planes: split across the pool; a 4096-element plane; one
+    // batch of channels-last.
+    gap(&[8, 256, 16, 32]).check(11);
+    gap(&[2, 64, 64, 64]).check(12);
+    let mut c = gap(&[4, 32, 32, 256]);
+    c.channels_last = true;
+    c.check(13);
+}
+
+#[test]
+fn qgap_run_time_parameters_stay_on_the_interpreter() {
+    let c = gap(&[1, 4, 3, 3]);
+    let ops = c.operands(1);
+    let types: Vec<_> = ops.iter().map(|t| t.ty()).collect();
+    for runtime in 1..5 {
+        let cs: Vec<Option<Tensor>> = ops
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i != 0 && i != runtime).then(|| t.clone()))
+            .collect();
+        assert!(movement_kernel(&c.op(), &types, &cs, &[]).is_none());
+    }
+    // Run-time shapes or dtypes that disagree with the kernel are errors.
+    let refs: Vec<&Tensor> = ops.iter().collect();
+    let k = build(&c.op(), &refs).unwrap();
+    let want = ingot_ir::interp::eval_op(&c.op(), &refs).unwrap().remove(0);
+    let xi = q_tensor(DType::I8, &[1, 4, 3, 3], 1);
+    let mut bad = refs.clone();
+    bad[0] = &xi;
+    assert!(run(&*k, &bad, &want, 1).unwrap_err().contains("want u8 x"));
+    let wrong = Tensor::zeros(DType::U8, &[1, 4, 3, 1]).unwrap();
+    assert!(run(&*k, &refs, &wrong, 1)
+        .unwrap_err()
+        .contains("[1, 4, 1, 1]"));
+    let x2 = q_tensor(DType::U8, &[4, 9], 1);
+    bad[0] = &x2;
+    assert!(run(&*k, &bad, &want, 1).unwrap_err().contains("rank 3"));
+}
+
+fn arb_gap() -> impl Strategy<Value = QGap> {
+    (
+        prop::collection::vec(
+            prop_oneof![
+                Just(1usize),
+                Just(2),
+                Just(3),
+                Just(7),
+                Just(17),
+                1usize..40
+            ],
+            3..=5,
+        ),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        -128i64..=255,
+        -128i64..=255,
+        prop_oneof![Just(1.0f64), Just(0.1), Just(10.0), 0.01f64..5.0],
+    )
+        .prop_map(|(x, channels_last, xi8, yi8, xz, yz, y_scale)| {
+            let x_dt = if xi8 { DType::I8 } else { DType::U8 };
+            let y_dt = if yi8 { DType::I8 } else { DType::U8 };
+            let fit = |v: i64, dt: DType| {
+                if dt == DType::U8 {
+                    v.rem_euclid(256)
+                } else {
+                    (v + 128).rem_euclid(256) - 128
+                }
+            };
+            QGap {
+                x,
+                channels_last,
+                x_dt,
+                y_dt,
+                x_zp: fit(xz, x_dt),
+                y_zp: fit(yz, y_dt),
+                y_scale,
+                y_scale_exact: false,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    #[test]
+    fn qgap_matches_interpreter(c in arb_gap(), seed in 0u64..1000) {
         c.check(seed);
     }
 }

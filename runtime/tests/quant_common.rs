@@ -9,6 +9,7 @@
 use ingot_ir::attr::AutoPad;
 use ingot_ir::{DType, Op, Tensor};
 use ingot_runtime::kernels::contraction_kernel;
+use ingot_runtime::kernels::movement::movement_kernel;
 use ingot_runtime::{Arg, Ctx, Kernel};
 
 /// Deterministic bytes (xorshift), so failures reproduce.
@@ -39,8 +40,9 @@ pub fn ints(dt: DType, shape: &[usize], v: &[i64]) -> Tensor {
     Tensor::from_i64s(dt, shape, v).unwrap()
 }
 
-/// Build the kernel as the compiler does: operand 0 at run time, every
-/// other operand a constant.
+/// Build the kernel as the compiler does (a contraction kernel, else the
+/// one `movement_kernel` builds): operand 0 at run time, every other
+/// operand a constant.
 pub fn build(op: &Op, ins: &[&Tensor]) -> Result<Box<dyn Kernel>, String> {
     let types: Vec<_> = ins.iter().map(|t| t.ty()).collect();
     let consts: Vec<Option<Tensor>> = ins
@@ -48,7 +50,13 @@ pub fn build(op: &Op, ins: &[&Tensor]) -> Result<Box<dyn Kernel>, String> {
         .enumerate()
         .map(|(i, t)| (i > 0).then(|| (*t).clone()))
         .collect();
-    contraction_kernel(op, &types, &consts, 1, None).expect("a contraction")
+    contraction_kernel(op, &types, &consts, 1, None)
+        .or_else(|| {
+            let infer: Vec<_> = types.iter().map(ingot_ir::InferInput::of_type).collect();
+            let out = ingot_ir::infer(op, &infer).ok()?;
+            movement_kernel(op, &types, &consts, &out)
+        })
+        .expect("a native kernel for the op")
 }
 
 /// Run `k` on `ins` into a result of `like`'s dtype and shape.
@@ -308,6 +316,74 @@ impl QMat {
             b,
             sb,
             b_zp,
+            scalar(DType::F32, sy),
+            scalar(self.y_dt, self.y_zp as f64),
+        ]
+    }
+
+    pub fn check(&self, seed: u64) -> String {
+        let ops = self.operands(seed);
+        let refs: Vec<&Tensor> = ops.iter().collect();
+        check(&self.op(), &refs, &format!("{self:?} seed {seed}"))
+    }
+}
+
+/// A `qlinear_global_average_pool` case: x at run time, constant
+/// parameters.
+#[derive(Clone, Debug)]
+pub struct QGap {
+    pub x: Vec<usize>,
+    pub channels_last: bool,
+    pub x_dt: DType,
+    pub y_dt: DType,
+    pub x_zp: i64,
+    pub y_zp: i64,
+    /// y's scale as a multiple of the spread of random planes' means
+    /// (1: they cover most of y's range; small: most saturate).
+    pub y_scale: f64,
+    /// Use `y_scale` as y's scale itself.
+    pub y_scale_exact: bool,
+}
+
+pub fn gap(x: &[usize]) -> QGap {
+    QGap {
+        x: x.to_vec(),
+        channels_last: false,
+        x_dt: DType::U8,
+        y_dt: DType::U8,
+        x_zp: 128,
+        y_zp: 120,
+        y_scale: 1.0,
+        y_scale_exact: false,
+    }
+}
+
+impl QGap {
+    pub fn op(&self) -> Op {
+        Op::QLinearGlobalAveragePool {
+            channels_last: self.channels_last,
+        }
+    }
+
+    pub fn operands(&self, seed: u64) -> Vec<Tensor> {
+        let r = self.x.len();
+        let spatial = if self.channels_last {
+            &self.x[1..r - 1]
+        } else {
+            &self.x[2..]
+        };
+        let count = spatial.iter().product::<usize>().max(1) as f64;
+        // The mean of `count` uniform bytes deviates by about 74/√count;
+        // 1/40 of that (in x's units of 0.05) puts it near 40 steps of y.
+        let sy = if self.y_scale_exact {
+            self.y_scale
+        } else {
+            self.y_scale * 0.05 * 74.0 / count.sqrt() / 40.0
+        };
+        vec![
+            q_tensor(self.x_dt, &self.x, seed),
+            scalar(DType::F32, 0.05),
+            scalar(self.x_dt, self.x_zp as f64),
             scalar(DType::F32, sy),
             scalar(self.y_dt, self.y_zp as f64),
         ]

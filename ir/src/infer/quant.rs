@@ -22,6 +22,12 @@
 //! - `qlinear_add %a, %a_scale, %a_zp, %b, %b_scale, %b_zp, %c_scale, %c_zp`
 //!   (com.microsoft QLinearAdd): a and b of one 8-bit type, broadcasting;
 //!   every parameter one element; the result has c_zp's dtype.
+//! - `qlinear_global_average_pool %x, %x_scale, %x_zp, %y_scale, %y_zp`
+//!   (com.microsoft QLinearGlobalAveragePool): x i8/u8 of rank ≥ 3,
+//!   `[N, C, spatial..]` or, with `channels_last`, `[N, spatial.., C]`;
+//!   every parameter one element, x_zp of x's dtype; the result has y_zp's
+//!   dtype (either 8-bit type; onnxruntime only takes x's) and x's shape
+//!   with every spatial dim 1.
 //! - `qgemm %a, %a_scale, %a_zp, %b, %b_scale, %b_zp[, %c[, %y_scale[, %y_zp]]]`
 //!   (onnxruntime's com.microsoft QGemm): a, b i8/u8 matrices (transposed per
 //!   `trans_a`/`trans_b`), a's scale and zp one element, b's one element or
@@ -189,6 +195,45 @@ pub(crate) fn infer(op: &Op, inputs: &[InferInput]) -> Result<Vec<TensorType>, I
             single(op, "c's zero point", ty(7))?;
             let shape = broadcast(&a.shape, &b.shape).map_err(|e| invalid(op, e))?;
             Ok(vec![TensorType::new(ty(7).dtype, shape)])
+        }
+        Op::QLinearGlobalAveragePool { channels_last } => {
+            arity(op, inputs, 5, 5)?;
+            let x = ty(0);
+            quantized(op, "x", x)?;
+            if x.rank() < 3 {
+                let layout = if *channels_last {
+                    "[N, spatial.., C]"
+                } else {
+                    "[N, C, spatial..]"
+                };
+                return Err(invalid(
+                    op,
+                    format!("x {x} must have rank 3 or more ({layout})"),
+                ));
+            }
+            for (i, what) in [(1, "x's scale"), (3, "y's scale")] {
+                float_param(op, what, ty(i))?;
+                single(op, what, ty(i))?;
+            }
+            same(op, "x's zero point", ty(2), x)?;
+            single(op, "x's zero point", ty(2))?;
+            quantized(op, "y's zero point", ty(4))?;
+            single(op, "y's zero point", ty(4))?;
+            let r = x.rank();
+            let (first, last) = if *channels_last { (1, r - 1) } else { (2, r) };
+            let shape = x
+                .shape
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    if (first..last).contains(&i) {
+                        Dim::Known(1)
+                    } else {
+                        d.clone()
+                    }
+                })
+                .collect::<Vec<_>>();
+            Ok(vec![TensorType::new(ty(4).dtype, shape)])
         }
         Op::QGemm {
             trans_a, trans_b, ..

@@ -269,3 +269,111 @@ fn residual_add_group_becomes_qlinear_add_bit_exactly() {
         );
     }
 }
+
+/// `x (u8) -> dq -> global_average_pool [-> flatten] -> q -> dq -> out`.
+fn gap_qdq(flatten: bool) -> Graph {
+    let mut g = Graph::new("gap");
+    let x = g
+        .add_input("x", TensorType::fixed(DType::U8, &[4, 64, 7, 7]))
+        .unwrap();
+    let (sx, zx) = (
+        scalar(&mut g, DType::F32, 0.023),
+        scalar(&mut g, DType::U8, 131.0),
+    );
+    let xd = dq(&mut g, x, sx, zx, 1);
+    let mut y = g.add_node(Op::GlobalAveragePool, &[xd]).unwrap()[0];
+    if flatten {
+        y = g.add_node(Op::Flatten { axis: 1 }, &[y]).unwrap()[0];
+    }
+    let yq = q(&mut g, y, 0.0071, 119.0);
+    let (sy, zy) = (
+        scalar(&mut g, DType::F32, 0.0071),
+        scalar(&mut g, DType::U8, 119.0),
+    );
+    let out = dq(&mut g, yq, sy, zy, 1);
+    g.set_outputs(vec![out]);
+    g
+}
+
+/// Planes of random bytes, each skewed so the means spread over y's range.
+fn gap_input() -> Tensor {
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    let v: Vec<i64> = (0..4 * 64 * 49)
+        .map(|i| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let plane = (i / 49) as i64;
+            (s >> 40) as i64 % 96 + plane * 3 % 160
+        })
+        .collect();
+    Tensor::from_i64s(DType::U8, &[4, 64, 7, 7], &v).unwrap()
+}
+
+#[test]
+fn global_average_pool_group_becomes_qlinear_global_average_pool() {
+    for flatten in [false, true] {
+        let before = gap_qdq(flatten);
+        let mut g = before.clone();
+        assert!(fuse(&mut g));
+        assert!(verify(&g).is_ok(), "{:?}", verify(&g));
+        let want: &[&str] = if flatten {
+            &[
+                "qlinear_global_average_pool",
+                "flatten",
+                "dequantize_linear",
+            ]
+        } else {
+            &["qlinear_global_average_pool", "dequantize_linear"]
+        };
+        assert_eq!(ops(&g), want);
+        // The integer sum requantized once vs the f32 mean quantized: at
+        // most one step of y apart.
+        let x = gap_input();
+        let a = interp::run(&before, std::slice::from_ref(&x)).unwrap();
+        let b = interp::run(&g, &[x]).unwrap();
+        assert_eq!(a[0].shape(), b[0].shape());
+        let (a, b) = (a[0].to_f64s(), b[0].to_f64s());
+        for (u, v) in a.iter().zip(&b) {
+            assert!((u - v).abs() <= 0.0071 * 1.0001, "{u} vs {v}");
+        }
+        // The means are not all saturated (the comparison means something).
+        assert!(b.iter().any(|&v| v.abs() > 0.1) && b.iter().any(|&v| v.abs() < 0.8));
+    }
+}
+
+#[test]
+fn global_average_pool_with_a_second_float_user_stays() {
+    // The f32 mean is also a graph output: it must still be computed, so
+    // the group is not rewritten.
+    let mut g = gap_qdq(false);
+    let gap = g
+        .order()
+        .iter()
+        .find(|&&n| matches!(g.node(n).op, Op::GlobalAveragePool))
+        .copied()
+        .unwrap();
+    let mean = g.node(gap).outputs[0];
+    let mut outs = g.outputs().to_vec();
+    outs.push(mean);
+    g.set_outputs(outs);
+    let before = ops(&g);
+    fuse(&mut g);
+    assert_eq!(ops(&g), before);
+    // Nor through a flatten whose input another op also reads.
+    let mut g = gap_qdq(true);
+    let gap = g
+        .order()
+        .iter()
+        .find(|&&n| matches!(g.node(n).op, Op::GlobalAveragePool))
+        .copied()
+        .unwrap();
+    let mean = g.node(gap).outputs[0];
+    let r = g.add_node(Op::Relu, &[mean]).unwrap()[0];
+    let mut outs = g.outputs().to_vec();
+    outs.push(r);
+    g.set_outputs(outs);
+    let before = ops(&g);
+    fuse(&mut g);
+    assert_eq!(ops(&g), before);
+}

@@ -4,7 +4,9 @@
 //!   through [`movement::movement_kernel`].
 //! - Contractions and pooling (`matmul`, `gemm_op`, `conv`, `pool`), with the
 //!   shared tile scheduler and fused [`Epilogue`] in `pack`.
-//! - Quantized contractions (`quant`) on the INT8 GEMM (`qgemm`).
+//! - Quantized contractions (`quant`) on the INT8 GEMM (`qgemm`); per-tensor
+//!   quantize/dequantize and `qlinear_add` (`qdq`), the integer global
+//!   average pool (`qgap`), built through `movement_kernel` too.
 
 pub mod conv;
 pub mod gemm_op;
@@ -15,6 +17,7 @@ pub mod norm;
 pub mod pack;
 pub mod pool;
 pub mod qdq;
+pub mod qgap;
 pub mod qgemm;
 pub mod qgemm_op;
 pub mod quant;

@@ -380,6 +380,7 @@ pub(super) fn ms_converter(op_type: &str) -> Option<super::Convert> {
     match op_type {
         "QGemm" => Some(qgemm),
         "QLinearAdd" => Some(qlinear_add),
+        "QLinearGlobalAveragePool" => Some(qlinear_global_average_pool),
         _ => None,
     }
 }
@@ -405,6 +406,29 @@ fn qlinear_add(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
         ins.push(zp);
     }
     cx.add(Op::QLinearAdd, &ins)
+}
+
+/// com.microsoft QLinearGlobalAveragePool: `X, x_scale, x_zero_point?,
+/// y_scale, y_zero_point?`, attribute `channels_last` (default 0); a
+/// missing zero point is 0 of X's type (onnxruntime's Y has X's type).
+fn qlinear_global_average_pool(cx: &mut Cx) -> Result<Vec<Value>, OnnxError> {
+    let x = cx.req(0)?;
+    let dt = cx.ty(x).dtype;
+    let mut ins = vec![x];
+    for i in [1, 3] {
+        ins.push(cx.req(i)?);
+        let zp = match cx.input(i + 1)? {
+            Some(z) => z,
+            None => cx.const_scalar(dt, 0.0)?,
+        };
+        ins.push(zp);
+    }
+    let channels_last = match cx.a(cx.attrs.int("channels_last", 0))? {
+        0 => false,
+        1 => true,
+        v => return Err(cx.err(format!("channels_last = {v} must be 0 or 1"))),
+    };
+    cx.add(Op::QLinearGlobalAveragePool { channels_last }, &ins)
 }
 
 /// com.microsoft QGemm: `A, a_scale, a_zp, B, b_scale, b_zp[, C[, y_scale[,

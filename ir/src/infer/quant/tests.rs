@@ -243,3 +243,41 @@ fn qlinear_conv_types() {
     bad[2] = TensorType::scalar(DType::I8);
     assert!(err(&op, &bad).contains("x's zero point"));
 }
+
+#[test]
+fn qlinear_global_average_pool_types() {
+    let gap = |channels_last| Op::QLinearGlobalAveragePool { channels_last };
+    let x = t(DType::U8, &[Dim::var("n"), 8.into(), 7.into(), 5.into()]);
+    let s = TensorType::scalar(DType::F32);
+    let zu = TensorType::scalar(DType::U8);
+    let ok = vec![x, s.clone(), zu.clone(), s.clone(), zu.clone()];
+    assert_eq!(
+        run(&gap(false), &ok).unwrap()[0],
+        t(DType::U8, &[Dim::var("n"), 8.into(), 1.into(), 1.into()])
+    );
+    // Channels last keeps the last axis; y's zero point picks the dtype.
+    let mut ins = ok.clone();
+    ins[4] = f(DType::I8, &[1]);
+    assert_eq!(
+        run(&gap(true), &ins).unwrap()[0],
+        t(DType::I8, &[Dim::var("n"), 1.into(), 1.into(), 5.into()])
+    );
+    let mut bad = ok.clone();
+    bad[0] = f(DType::U8, &[2, 3]);
+    assert!(err(&gap(false), &bad).contains("rank 3"));
+    bad[0] = f(DType::I32, &[2, 3, 4]);
+    assert!(err(&gap(false), &bad).contains("x is"));
+    let mut bad = ok.clone();
+    bad[2] = TensorType::scalar(DType::I8);
+    assert!(err(&gap(false), &bad).contains("x's zero point"));
+    let mut bad = ok.clone();
+    bad[3] = f(DType::F32, &[2]);
+    assert!(err(&gap(false), &bad).contains("y's scale"));
+    let mut bad = ok.clone();
+    bad[1] = TensorType::scalar(DType::I32);
+    assert!(err(&gap(false), &bad).contains("x's scale"));
+    let mut bad = ok.clone();
+    bad[4] = TensorType::scalar(DType::I16);
+    assert!(err(&gap(false), &bad).contains("y's zero point"));
+    assert!(run(&gap(false), &ok[..4]).is_err());
+}

@@ -17,6 +17,14 @@
 //!   accumulator, then requantizes with the f32 multiplier
 //!   `alpha · a_scale · b_scale / y_scale` as above, or without y's scale
 //!   returns `acc · (alpha · a_scale · b_scale)` in f32.
+//! - QLinearGlobalAveragePool (com.microsoft) sums `x - x_zp` over each
+//!   plane exactly (i64) and requantizes the sum like an accumulator above,
+//!   with the f32 multiplier `x_scale / (y_scale · count)`, `count` the
+//!   plane's size (computed in that order, in f32). That is onnxruntime's
+//!   formula, not the QDQ group `q(global_average_pool(dq(x)))`, which
+//!   rounds each dequantized value and the f32 mean; the two can differ by
+//!   one step of y. An empty plane gives 0·∞ = NaN, which saturates to 0
+//!   (what the QDQ group gives: the f32 mean of nothing is NaN).
 //!
 //! ConvInteger and QLinearConv subtract the zero points, convert to f64 (exact)
 //! and run the contraction group's `conv` on f64 tensors (sums stay exact
@@ -25,6 +33,7 @@
 mod conv;
 mod linear;
 mod matmul;
+mod pool;
 
 use crate::dtype::DType;
 use crate::interp::elementwise::data::validate;
@@ -60,6 +69,12 @@ pub(crate) fn eval(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, String> {
         )?]),
         Op::QLinearMatMul => Ok(vec![matmul::qlinear_matmul(inputs)?]),
         Op::QLinearAdd => Ok(vec![linear::qlinear_add(inputs)?]),
+        Op::QLinearGlobalAveragePool { channels_last } => {
+            Ok(vec![pool::qlinear_global_average_pool(
+                *channels_last,
+                inputs,
+            )?])
+        }
         Op::QGemm {
             alpha,
             trans_a,

@@ -257,3 +257,39 @@ fn bad_operands_are_errors() {
         .unwrap_err()
         .contains("inner dims"));
 }
+
+#[test]
+fn qlinear_global_average_pool_rounds_ties_to_even_and_saturates() {
+    let gap = |channels_last| Op::QLinearGlobalAveragePool { channels_last };
+    // M = 0.5 / (0.25 · 4) = 0.5: sums 3 and 5 land on ties (1.5 → 2,
+    // 2.5 → 2); the third plane saturates.
+    let x = t(
+        &[1, 3, 2, 2],
+        &[1u8, 2, 3, 5, 2, 3, 4, 4, 250, 251, 252, 253],
+    );
+    let (sx, zx) = (Tensor::scalar(0.5f32), Tensor::scalar(2u8));
+    let (sy, zy) = (Tensor::scalar(0.25f32), Tensor::scalar(10u8));
+    let r = run(&gap(false), &[&x, &sx, &zx, &sy, &zy]).remove(0);
+    assert_eq!(r.shape(), [1, 3, 1, 1]);
+    assert_eq!(r.to_i64s(), vec![12, 12, 255]);
+    // The same planes channels-last ([1, 2, 2, 3]), into i8.
+    let xl = t(
+        &[1, 2, 2, 3],
+        &[1u8, 2, 250, 2, 3, 251, 3, 4, 252, 5, 4, 253],
+    );
+    let zy = Tensor::scalar(-120i8);
+    let r = run(&gap(true), &[&xl, &sx, &zx, &sy, &zy]).remove(0);
+    assert_eq!(r.dtype(), DType::I8);
+    assert_eq!(r.shape(), [1, 1, 1, 3]);
+    assert_eq!(r.to_i64s(), vec![-118, -118, 127]);
+    // An empty plane: the NaN mean saturates to 0, as q(NaN) does.
+    let e = Tensor::zeros(DType::U8, &[2, 2, 0]).unwrap();
+    let r = run(&gap(false), &[&e, &sx, &zx, &sy, &Tensor::scalar(10u8)]).remove(0);
+    assert_eq!(r.to_i64s(), vec![0; 4]);
+    // Bad operands are errors.
+    let x2 = t(&[2, 2], &[1u8, 2, 3, 4]);
+    assert!(eval(&gap(false), &[&x2, &sx, &zx, &sy, &zy])
+        .unwrap_err()
+        .contains("rank 3"));
+    assert!(eval(&gap(false), &[&x, &sx, &zx, &sy]).is_err());
+}

@@ -73,6 +73,9 @@ pub fn movement_kernel(
             return super::qdq::kernel(op, in_types, consts);
         }
         Op::QLinearAdd => return super::qdq::add_kernel(in_types, consts),
+        Op::QLinearGlobalAveragePool { channels_last } => {
+            return super::qgap::kernel(*channels_last, in_types, consts);
+        }
         _ => {
             return super::misc::kernel(op, in_types, out_types)
                 .or_else(|| super::reduce::kernel(op, dt?))
