@@ -123,7 +123,6 @@ impl QLinearGap {
     /// Channels last: per batch, `count > 0` rows of `c > 0` bytes summed
     /// column-wise (vectorized across channels). Split across the pool by
     /// batch only.
-    #[allow(clippy::too_many_arguments)]
     fn nhwc<A: Q8, C: Q8>(
         &self,
         x: &[A],
