@@ -211,16 +211,7 @@ fn inspect_artifact(r: &Request) -> Result<(), CliError> {
         )
     })?;
     let program = a.model.program();
-    let steps: Vec<StepRow> = program
-        .steps
-        .iter()
-        .map(|s| StepRow {
-            label: s.label.clone(),
-            kernel: s.describe(),
-            native: !s.is_fallback(),
-        })
-        .collect();
-    let native = steps.iter().filter(|s| s.native).count();
+    let (steps, native) = step_rows(program);
     let report = ArtifactInspection {
         model: r.file.display().to_string(),
         compiler: a.meta.compiler.clone(),
@@ -270,6 +261,21 @@ fn inspect_artifact(r: &Request) -> Result<(), CliError> {
     );
     print!("{s}");
     Ok(())
+}
+
+/// The plan's steps as report rows, and how many are native.
+fn step_rows(program: &ingot_runtime::Program) -> (Vec<StepRow>, usize) {
+    let rows: Vec<StepRow> = program
+        .steps
+        .iter()
+        .map(|s| StepRow {
+            label: s.label.clone(),
+            kernel: s.describe(),
+            native: !s.is_fallback(),
+        })
+        .collect();
+    let native = rows.iter().filter(|s| s.native).count();
+    (rows, native)
 }
 
 fn write_steps(s: &mut String, steps: &[StepRow]) {
@@ -402,16 +408,7 @@ fn inspect(
         })
         .collect();
     let program = model.runtime().program();
-    let step_rows: Vec<StepRow> = program
-        .steps
-        .iter()
-        .map(|s| StepRow {
-            label: s.label.clone(),
-            kernel: s.describe(),
-            native: !s.is_fallback(),
-        })
-        .collect();
-    let native_steps = step_rows.iter().filter(|s| s.native).count();
+    let (step_rows, native_steps) = step_rows(program);
     let plan = plan_memory_partial(g);
     let bindings: Bindings = dims.iter().map(|(k, &v)| (k.clone(), v)).collect();
     let memory = match plan.report(&bindings) {
