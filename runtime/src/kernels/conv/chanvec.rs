@@ -57,7 +57,7 @@ pub(super) fn eligible(kc: &ConvKernel, g: &Geom) -> bool {
     let panels = kc.m as f64 / kc.m.next_multiple_of(NC) as f64;
     let [_, oh, ow] = g.o;
     let depth = (kc.cg * g.taps()) as f64;
-    let (flat, rows, per_row) = match source_kind(kc, g) {
+    let (flat, rows, per_row) = match source_kind(kc, g, 1) {
         Some(Kind::Plane) => (hwo, 1, hwo),
         Some(Kind::Padded(imp)) => (oh * imp.wq, oh, ow),
         // The GEMM path would unfold every window into scratch first (a
@@ -83,13 +83,16 @@ enum Kind {
     Direct,
 }
 
-fn source_kind(kc: &ConvKernel, g: &Geom) -> Option<Kind> {
+/// `images`: input planes the implicit path would pad (its size limit).
+fn source_kind(kc: &ConvKernel, g: &Geom, images: usize) -> Option<Kind> {
     let two_d = g.k[0] == 1 && g.i[0] == 1 && g.o[0] == 1;
     let unpadded = g.pb == [0; 3] && g.pe == [0; 3];
     match kc.algo {
         Algo::Pointwise => Some(Kind::Plane),
         Algo::Im2col if unpadded && two_d => Some(Kind::Direct),
-        Algo::Im2col if kc.implicit_eligible() => Implicit::plan(g, kc.cg, 1).map(Kind::Padded),
+        Algo::Im2col if kc.implicit_eligible() => {
+            Implicit::plan(g, kc.cg, images).map(Kind::Padded)
+        }
         _ => None,
     }
 }
@@ -118,19 +121,26 @@ fn block(w: usize) -> usize {
 
 /// Run the convolution with the panels `wt` from [`pack_weight`].
 ///
+/// Returns `false`, having done nothing, when the padded planes of this
+/// batch would exceed the implicit path's limit (the caller then takes the
+/// GEMM path).
+///
 /// # Safety
 /// The host has AVX-512F; [`eligible`] holds; `job`'s buffers have the
 /// shapes its geometry describes.
-pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f32]) {
+pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f32]) -> bool {
     let kc = job.k;
     let g = &job.g;
+    let Some(kind) = source_kind(kc, g, job.n * kc.c) else {
+        return false;
+    };
     let [_, oh, ow] = g.o;
     let hwo = g.out_size();
     let depth = kc.cg * g.taps();
     let flops = 2.0 * (job.n * kc.m * hwo) as f64 * depth as f64;
     let par_ok = threads > 1 && flops >= pack::PAR_MIN_FLOPS;
     let panels = kc.m.div_ceil(NC);
-    let plane = matches!(source_kind(kc, g), Some(Kind::Plane));
+    let plane = matches!(kind, Kind::Plane);
     // Positions are split in units of whole register blocks (pointwise) or
     // whole output rows.
     let (unit, units) = if plane {
@@ -210,24 +220,24 @@ pub(super) unsafe fn run(job: &Job, ep: Option<&Bound>, threads: usize, wt: &[f3
             }
         }
     };
-    match source_kind(kc, g) {
-        Some(Kind::Plane) => {
+    match kind {
+        Kind::Plane => {
             let src = Source::Plane(job.x);
             pack::for_each_tile(&grid, par, ep, |t| tile_body(src, t));
         }
-        Some(Kind::Direct) => {
+        Kind::Direct => {
             let offs = direct_offsets(g, kc.cg);
             let src = Source::Direct(job.x, &offs);
             pack::for_each_tile(&grid, par, ep, |t| tile_body(src, t));
         }
-        _ => {
-            let imp = Implicit::plan(g, kc.cg, job.n * kc.c).expect("eligible: implicit path");
+        Kind::Padded(imp) => {
             with_padded(job, &imp, par, |padded| {
                 let src = Source::Padded(padded as *const f32, &imp);
                 pack::for_each_tile(&grid, par, ep, |t| tile_body(src, t));
             });
         }
     }
+    true
 }
 
 /// Per unfolded row `(c, kh, kw)`: where it reads relative to its

@@ -59,8 +59,9 @@ pub struct ConvKernel {
     has_output_shape: bool,
     epilogue: Option<Epilogue>,
     /// The weight as 32-channel panels for the channel-vectorized path
-    /// (`chanvec.rs`), built when the input's plane is known and small.
-    wt: Option<Vec<f32>>,
+    /// (`chanvec.rs`), built when the input's plane is known and small, and
+    /// the input plane (`Geom::i`) it was chosen for.
+    wt: Option<(Vec<f32>, [usize; 3])>,
 }
 
 impl ConvKernel {
@@ -191,11 +192,14 @@ impl ConvKernel {
             wt: None,
         };
         #[cfg(target_arch = "x86_64")]
-        if let Some(dims) = x.known_dims() {
-            if let Ok(g) = k.spec.forward(name, &dims[2..]) {
-                if chanvec::eligible(&k, &g) {
-                    k.wt = Some(chanvec::pack_weight(&k.weight, k.m, k.cg * g.taps()));
-                }
+        let plane: Option<Vec<usize>> = x.shape[2..]
+            .iter()
+            .map(|d| d.as_known().map(|v| v as usize))
+            .collect();
+        if let Some(g) = plane.and_then(|p| k.spec.forward(name, &p).ok()) {
+            if chanvec::eligible(&k, &g) {
+                let panels = chanvec::pack_weight(&k.weight, k.m, k.cg * g.taps());
+                k.wt = Some((panels, g.i));
             }
         }
         Ok(k)
@@ -297,9 +301,8 @@ impl Kernel for ConvKernel {
             n: xs[0],
         };
         #[cfg(target_arch = "x86_64")]
-        if let Some(wt) = &self.wt {
-            if chanvec::eligible(self, &job.g) {
-                chanvec::run(&job, ep.as_ref(), cx.threads, wt);
+        if let Some((wt, plane)) = &self.wt {
+            if *plane == job.g.i && chanvec::run(&job, ep.as_ref(), cx.threads, wt) {
                 return Ok(());
             }
         }
